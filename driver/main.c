@@ -1,0 +1,1204 @@
+/*
+ * migaccel-migrate: starts (or attaches to) a source and a destination
+ * QEMU, live-migrates the guest over QMP while showing progress, optionally
+ * injects a failure (cancel / kill-dst), verifies guest RAM page by page
+ * and the guest's own view of the migration, and reports.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "guestlog.h"
+#include "memverify.h"
+#include "options.h"
+#include "progress.h"
+#include "qmp.h"
+#include "report.h"
+#include "util.h"
+#include "vm.h"
+
+#define QMP_TIMEOUT_MS          10000
+#define QMP_CONNECT_TIMEOUT_MS  30000
+#define SHUTDOWN_TIMEOUT_MS     5000
+#define POLL_INTERVAL_MS        100
+#define SCENARIO_END_TIMEOUT_S  60.0
+#define SURVIVE_WINDOW_MS       2000
+#define SURVIVE_GRACE_MS        3000
+#define DST_SETTLE_TIMEOUT_S    30.0
+#define INCOMING_BIND_ATTEMPTS  5
+
+typedef struct {
+    Config *cfg;
+    Report *report;
+    char *run_dir;
+    gboolean created_run_dir;
+    Vm *src;
+    Vm *dst;
+    char *incoming_uri;
+    /* the destination was cancelled/killed on purpose: its exit is expected */
+    gboolean dst_expendable;
+    /* serial offsets bracketing the final migration on the source */
+    goffset src_mig_start;
+    goffset src_mig_end;
+} Driver;
+
+typedef struct {
+    gint64 start_us;
+} PhaseTimer;
+
+static void phase_begin(PhaseTimer *t)
+{
+    t->start_us = drv_now_us();
+}
+
+static void phase_end(Driver *d, PhaseTimer *t, const char *name)
+{
+    report_add_timing(d->report, name, (drv_now_us() - t->start_us) / 1e6);
+}
+
+/* ---- QEMU command line ------------------------------------------------------ */
+
+/* QEMU option values use ',' as separator; a literal comma is ",,". */
+static char *opt_escape(const char *s)
+{
+    g_auto(GStrv) parts = g_strsplit(s, ",", -1);
+
+    return g_strjoinv(",,", parts);
+}
+
+static void add_arg(GPtrArray *a, const char *arg)
+{
+    g_ptr_array_add(a, g_strdup(arg));
+}
+
+static void add_argf(GPtrArray *a, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void add_argf(GPtrArray *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_ptr_array_add(a, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+static void add_guest_args(GPtrArray *a, const Config *cfg)
+{
+    if (cfg->bootblock) {
+        g_autofree char *img = opt_escape(cfg->bootblock);
+
+        add_arg(a, "-drive");
+        add_argf(a, "file=%s,format=raw,snapshot=on", img);
+        return;
+    }
+    add_arg(a, "-kernel");
+    add_arg(a, cfg->kernel);
+    if (cfg->initrd) {
+        add_arg(a, "-initrd");
+        add_arg(a, cfg->initrd);
+    }
+    if (cfg->append) {
+        add_arg(a, "-append");
+        add_arg(a, cfg->append);
+    }
+}
+
+static void add_plugin_args(GPtrArray *a, const Config *cfg)
+{
+    g_autofree char *plugin = NULL;
+    GString *obj;
+
+    if (!cfg->plugin) {
+        return;
+    }
+    plugin = opt_escape(cfg->plugin);
+    obj = g_string_new(NULL);
+    g_string_printf(obj, "migration-accel,id=ma0,plugin=%s", plugin);
+    for (guint i = 0; cfg->accel_props && cfg->accel_props[i]; i++) {
+        g_string_append_printf(obj, ",%s", cfg->accel_props[i]);
+    }
+    add_arg(a, "-object");
+    g_ptr_array_add(a, g_string_free(obj, FALSE));
+}
+
+static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
+                                  const char *serial_path, gboolean incoming)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *qmp = opt_escape(qmp_path);
+    g_autofree char *serial = opt_escape(serial_path);
+
+    add_arg(a, cfg->qemu);
+    add_arg(a, "-nodefaults");
+    add_arg(a, "-display");
+    add_arg(a, "none");
+    add_arg(a, "-machine");
+    add_arg(a, "pc");
+    add_arg(a, "-L");
+    add_arg(a, "/usr/share/qemu");
+    /* Debian ships bios-256k.bin in the seabios package; a QEMU built from
+     * the dfsg source does not find it in /usr/share/qemu alone. */
+    if (g_file_test("/usr/share/seabios", G_FILE_TEST_IS_DIR)) {
+        add_arg(a, "-L");
+        add_arg(a, "/usr/share/seabios");
+    }
+    add_arg(a, "-m");
+    add_arg(a, cfg->mem);
+    add_arg(a, "-smp");
+    add_argf(a, "%d", cfg->smp);
+    add_arg(a, "-accel");
+    /* Plain "tcg" means multi-threaded TCG; anything else goes as given. */
+    add_arg(a, g_str_equal(cfg->accel, "tcg") ? "tcg,thread=multi" : cfg->accel);
+    add_arg(a, "-qmp");
+    add_argf(a, "unix:%s,server=on,wait=off", qmp);
+    add_arg(a, "-serial");
+    add_argf(a, "file:%s", serial);
+    add_guest_args(a, cfg);
+    add_plugin_args(a, cfg);
+    for (guint i = 0; cfg->qemu_args && cfg->qemu_args[i]; i++) {
+        add_arg(a, cfg->qemu_args[i]);
+    }
+    if (incoming) {
+        add_arg(a, "-incoming");
+        add_arg(a, "defer");
+        add_arg(a, "-S");
+    }
+    g_ptr_array_add(a, NULL);
+    return a;
+}
+
+/* ---- run directory ---------------------------------------------------------- */
+
+static gboolean make_run_dir(Driver *d, GError **error)
+{
+    struct sockaddr_un sun;
+    g_autofree char *probe = NULL;
+
+    if (d->cfg->run_dir) {
+        if (g_mkdir_with_parents(d->cfg->run_dir, 0700) < 0) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED, "cannot create --run-dir %s: %s",
+                        d->cfg->run_dir, g_strerror(errno));
+            return FALSE;
+        }
+        d->run_dir = g_canonicalize_filename(d->cfg->run_dir, NULL);
+    } else {
+        d->run_dir = g_dir_make_tmp("migaccel-XXXXXX", error);
+        if (!d->run_dir) {
+            return FALSE;
+        }
+        d->created_run_dir = TRUE;
+    }
+    /* Unix socket paths are limited to ~107 bytes. */
+    probe = g_build_filename(d->run_dir, "dst2-qmp.sock", NULL);
+    if (strlen(probe) >= sizeof(sun.sun_path)) {
+        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE,
+                    "run directory path too long for a unix socket: %s", d->run_dir);
+        return FALSE;
+    }
+    drv_log("run dir: %s", d->run_dir);
+    return TRUE;
+}
+
+static void remove_run_dir(const char *dir)
+{
+    g_autoptr(GDir) gd = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (gd && (name = g_dir_read_name(gd))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+
+        g_unlink(path);
+    }
+    g_rmdir(dir);
+}
+
+static char *run_path(Driver *d, const char *vm_name, const char *suffix)
+{
+    g_autofree char *base = g_strconcat(vm_name, "-", suffix, NULL);
+
+    return g_build_filename(d->run_dir, base, NULL);
+}
+
+/* ---- starting and configuring QEMUs ----------------------------------------- */
+
+static Vm *start_vm(Driver *d, const char *name, gboolean incoming, GError **error)
+{
+    g_autofree char *qmp_path = run_path(d, name, "qmp.sock");
+    g_autofree char *serial_path = run_path(d, name, "serial.log");
+    g_autofree char *stderr_path = run_path(d, name, "stderr.log");
+    g_autofree char *cmd_path = run_path(d, name, "cmdline.txt");
+    g_autoptr(GPtrArray) argv = build_qemu_argv(d->cfg, qmp_path, serial_path, incoming);
+    g_autofree char *cmdline = g_strjoinv(" ", (char **)argv->pdata);
+    g_autofree char *cmdline_nl = g_strconcat(cmdline, "\n", NULL);
+    Vm *vm;
+
+    g_unlink(serial_path);
+    g_file_set_contents(cmd_path, cmdline_nl, -1, NULL);
+    vm = vm_spawn(name, (const char *const *)argv->pdata, qmp_path, serial_path,
+                  stderr_path, error);
+    if (vm) {
+        drv_log("%s: started QEMU pid %d%s (command line in %s)", name, vm->pid,
+                incoming ? " (-incoming defer -S)" : "", cmd_path);
+    }
+    return vm;
+}
+
+static gboolean connect_vm(Driver *d, Vm *vm, GError **error)
+{
+    if (!vm_connect_qmp(vm, QMP_CONNECT_TIMEOUT_MS, error)) {
+        return FALSE;
+    }
+    if (!d->report->qemu_version) {
+        d->report->qemu_version = g_strdup(qmp_client_get_version(vm->qmp));
+    }
+    drv_log("%s: QMP connected (QEMU %s)", vm->name, qmp_client_get_version(vm->qmp));
+    return TRUE;
+}
+
+/* Wraps a QMP failure with the VM's name, or replaces it with the VM's
+ * exit status and stderr when the VM died under us. */
+static void vm_error(Vm *vm, GError **error)
+{
+    if (!error || !*error) {
+        return;
+    }
+    if (!vm_alive(vm)) {
+        g_autofree char *why = vm_death_report(vm);
+        GError *e = g_error_new(DRV_ERROR, DRV_ERROR_FAILED, "%s (%s)", why, (*error)->message);
+
+        g_clear_error(error);
+        *error = e;
+        return;
+    }
+    g_prefix_error(error, "%s: ", vm->name);
+}
+
+static JsonNode *vm_cmd(Vm *vm, const char *command, JsonObject *args, GError **error)
+{
+    JsonNode *ret = qmp_client_execute(vm->qmp, command, args, QMP_TIMEOUT_MS, error);
+
+    if (!ret) {
+        vm_error(vm, error);
+    }
+    return ret;
+}
+
+static gboolean vm_cmd_simple(Vm *vm, const char *command, JsonObject *args, GError **error)
+{
+    g_autoptr(JsonNode) ret = vm_cmd(vm, command, args, error);
+
+    return ret != NULL;
+}
+
+static gboolean set_capabilities(Vm *vm, const Config *cfg, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    JsonArray *caps = json_array_new();
+    JsonObject *ev = json_object_new();
+
+    /* MIGRATION events let other QMP users follow along; we still poll. */
+    json_object_set_string_member(ev, "capability", "events");
+    json_object_set_boolean_member(ev, "state", TRUE);
+    json_array_add_object_element(caps, ev);
+    for (guint i = 0; cfg->capabilities && cfg->capabilities[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(cfg->capabilities[i], "=", 2);
+        JsonObject *c = json_object_new();
+
+        json_object_set_string_member(c, "capability", kv[0]);
+        json_object_set_boolean_member(c, "state", g_str_equal(kv[1], "on"));
+        json_array_add_object_element(caps, c);
+    }
+    json_object_set_array_member(args, "capabilities", caps);
+    return vm_cmd_simple(vm, "migrate-set-capabilities", args, error);
+}
+
+/* --param values: integers and booleans as such, anything else a string. */
+static void set_param_value(JsonObject *args, const char *name, const char *value)
+{
+    gint64 num;
+
+    if (g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64, &num, NULL)) {
+        json_object_set_int_member(args, name, num);
+    } else if (g_str_equal(value, "true") || g_str_equal(value, "false")) {
+        json_object_set_boolean_member(args, name, g_str_equal(value, "true"));
+    } else {
+        json_object_set_string_member(args, name, value);
+    }
+}
+
+static gboolean set_parameters(Vm *vm, const Config *cfg, gboolean source, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+
+    if (source) {
+        guint64 bw = cfg->scenario != SCENARIO_NORMAL && cfg->scenario_bandwidth ?
+                     cfg->scenario_bandwidth : cfg->max_bandwidth;
+
+        json_object_set_int_member(args, "max-bandwidth", (gint64)bw);
+        json_object_set_int_member(args, "downtime-limit", cfg->downtime_limit);
+    }
+    for (guint i = 0; cfg->params && cfg->params[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(cfg->params[i], "=", 2);
+
+        set_param_value(args, kv[0], kv[1]);
+    }
+    if (json_object_get_size(args) == 0) {
+        return TRUE;
+    }
+    return vm_cmd_simple(vm, "migrate-set-parameters", args, error);
+}
+
+static int pick_free_port(GError **error)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int port = -1;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0) {
+        port = ntohs(sin.sin_port);
+    } else {
+        g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED, "cannot find a free TCP port: %s",
+                    g_strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+static gboolean start_incoming(Driver *d, GError **error)
+{
+    g_autoptr(GError) last = NULL;
+
+    g_clear_pointer(&d->incoming_uri, g_free);
+    if (d->cfg->external) {
+        g_autoptr(JsonObject) args = json_object_new();
+
+        d->incoming_uri = g_strdup(d->cfg->dst_uri);
+        json_object_set_string_member(args, "uri", d->incoming_uri);
+        if (!vm_cmd_simple(d->dst, "migrate-incoming", args, &last)) {
+            drv_log("note: %s; assuming the destination already listens on %s",
+                    last->message, d->incoming_uri);
+        }
+        return TRUE;
+    }
+    /* The port probe can race with other programs: retry on bind errors. */
+    for (int i = 0; i < INCOMING_BIND_ATTEMPTS; i++) {
+        g_autoptr(JsonObject) args = json_object_new();
+        int port = pick_free_port(error);
+
+        if (port < 0) {
+            return FALSE;
+        }
+        g_free(d->incoming_uri);
+        d->incoming_uri = g_strdup_printf("tcp:127.0.0.1:%d", port);
+        json_object_set_string_member(args, "uri", d->incoming_uri);
+        g_clear_error(&last);
+        if (vm_cmd_simple(d->dst, "migrate-incoming", args, &last)) {
+            drv_log("%s: listening on %s", d->dst->name, d->incoming_uri);
+            return TRUE;
+        }
+        if (!vm_alive(d->dst)) {
+            break;
+        }
+    }
+    g_propagate_error(error, g_steal_pointer(&last));
+    return FALSE;
+}
+
+static gboolean configure_pair(Driver *d, GError **error)
+{
+    return set_capabilities(d->src, d->cfg, error) &&
+           set_capabilities(d->dst, d->cfg, error) &&
+           set_parameters(d->src, d->cfg, TRUE, error) &&
+           set_parameters(d->dst, d->cfg, FALSE, error) &&
+           start_incoming(d, error);
+}
+
+static gboolean start_pair(Driver *d, GError **error)
+{
+    if (d->cfg->external) {
+        d->src = vm_attach("src", d->cfg->src_qmp, d->cfg->src_serial, error);
+        if (!d->src) {
+            return FALSE;
+        }
+        d->dst = vm_attach("dst", d->cfg->dst_qmp, d->cfg->dst_serial, error);
+        if (!d->dst) {
+            return FALSE;
+        }
+        d->report->qemu_version = g_strdup(qmp_client_get_version(d->src->qmp));
+        return TRUE;
+    }
+    /* Both boot in parallel; only then wait for their sockets. */
+    d->src = start_vm(d, "src", FALSE, error);
+    if (!d->src) {
+        return FALSE;
+    }
+    d->dst = start_vm(d, "dst", TRUE, error);
+    if (!d->dst) {
+        return FALSE;
+    }
+    if (!connect_vm(d, d->src, error) || !connect_vm(d, d->dst, error)) {
+        if (d->cfg->plugin && strstr((*error)->message, "'migration-accel'")) {
+            g_prefix_error(error, "this QEMU has no migration-accel object (use the patched "
+                           "build/qemu, or drop --plugin): ");
+        }
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean check_alive(Vm *vm, GError **error)
+{
+    g_autofree char *why = NULL;
+
+    if (vm_alive(vm)) {
+        return TRUE;
+    }
+    why = vm_death_report(vm);
+    g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED, "%s", why);
+    return FALSE;
+}
+
+/* Sleeps while watching both QEMUs, so a crash is reported at once. */
+static gboolean watch_sleep(Driver *d, guint ms, GError **error)
+{
+    gint64 end = drv_now_us() + (gint64)ms * 1000;
+
+    while (drv_now_us() < end) {
+        if (!check_alive(d->src, error) ||
+            (d->dst && !d->dst_expendable && !check_alive(d->dst, error)) ||
+            !drv_sleep_ms(MIN(100, MAX(1, (end - drv_now_us()) / 1000)), error)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean wait_guest_ready(Driver *d, GError **error)
+{
+    const char *needle = d->cfg->wait_serial;
+    const char *log = d->src->serial_path;
+    gint64 deadline = drv_now_us() + (gint64)(d->cfg->ready_timeout * G_USEC_PER_SEC);
+
+    if (!log || !needle || !*needle) {
+        drv_log("not waiting for the guest (no source serial log or empty --wait-serial)");
+        return TRUE;
+    }
+    drv_log("waiting for \"%s\" on the source serial (%s)", needle, log);
+    while (!guestlog_contains(log, 0, needle)) {
+        if (drv_now_us() > deadline) {
+            g_autofree char *tail = drv_file_tail(log, 10);
+
+            g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
+                        "guest did not print \"%s\" within %.0f s; last serial lines:\n%s",
+                        needle, d->cfg->ready_timeout, *tail ? tail : "(serial log empty)");
+            return FALSE;
+        }
+        if (!watch_sleep(d, 200, error)) {
+            return FALSE;
+        }
+    }
+    drv_log("guest ready");
+    /* Attached guests: tell the workload from the boot block by its output. */
+    if (d->cfg->external && !guestlog_contains(log, 0, "mig: ")) {
+        d->cfg->external_marks = TRUE;
+        drv_log("no 'mig:' lines on the source serial: checking boot-block 'B' marks instead");
+    }
+    return TRUE;
+}
+
+/* ---- migration --------------------------------------------------------------- */
+
+static gboolean status_is_terminal(const char *status)
+{
+    return g_strcmp0(status, "completed") == 0 || g_strcmp0(status, "failed") == 0 ||
+           g_strcmp0(status, "cancelled") == 0;
+}
+
+static gboolean do_scenario_action(Driver *d, Scenario action, MigAttempt *a,
+                                   double elapsed, GError **error)
+{
+    a->action_at_s = elapsed;
+    d->dst_expendable = TRUE;
+    if (action == SCENARIO_CANCEL) {
+        a->action = g_strdup("migrate_cancel");
+        drv_log("scenario: migrate_cancel at %.2f s", elapsed);
+        return vm_cmd_simple(d->src, "migrate_cancel", NULL, error);
+    }
+    a->action = g_strdup("SIGKILL destination");
+    drv_log("scenario: SIGKILL to destination QEMU (pid %d) at %.2f s", d->dst->pid, elapsed);
+    vm_kill(d->dst);
+    return TRUE;
+}
+
+static void drain_events(Vm *vm)
+{
+    JsonObject *ev;
+
+    qmp_client_pump(vm->qmp, NULL);
+    while ((ev = qmp_client_pop_event(vm->qmp, NULL))) {
+        json_object_unref(ev);
+    }
+}
+
+static void record_final(MigAttempt *a, JsonObject *qm, double elapsed)
+{
+    a->final = json_object_ref(qm);
+    /* cancelled/failed replies carry no RAM statistics */
+    if (qmp_lookup(qm, "ram") && a->last_active) {
+        g_clear_pointer(&a->last_active, json_object_unref);
+    }
+    a->status = g_strdup(qmp_get_string(qm, "status", "?"));
+    a->error_desc = g_strdup(qmp_get_string(qm, "error-desc", NULL));
+    a->wall_s = elapsed;
+}
+
+/*
+ * Issues "migrate" and polls query-migrate every POLL_INTERVAL_MS until a
+ * terminal status, applying @action (cancel/kill-dst) after --after
+ * seconds. Returns FALSE only for driver-level errors; a failed or
+ * cancelled migration is recorded in @a.
+ */
+static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError **error)
+{
+    const Config *cfg = d->cfg;
+    g_autoptr(JsonObject) args = json_object_new();
+    Progress progress;
+    gboolean acted = (action == SCENARIO_NORMAL);
+    gboolean ok = FALSE;
+    gint64 t0;
+
+    d->src_mig_start = guestlog_size(d->src->serial_path);
+    json_object_set_string_member(args, "uri", d->incoming_uri);
+    t0 = drv_now_us();
+    if (!vm_cmd_simple(d->src, "migrate", args, error)) {
+        return FALSE;
+    }
+    drv_log("migrate: %s -> %s (%s)", d->src->name, d->dst->name, d->incoming_uri);
+    progress_init(&progress, isatty(STDERR_FILENO));
+    for (;;) {
+        g_autoptr(JsonNode) ret = vm_cmd(d->src, "query-migrate", NULL, error);
+        double elapsed = (drv_now_us() - t0) / 1e6;
+        JsonObject *qm;
+        const char *status;
+
+        if (!ret) {
+            break;
+        }
+        qm = json_node_get_object(ret);
+        status = qmp_get_string(qm, "status", "?");
+        if (qmp_lookup(qm, "expected-downtime")) {
+            a->expected_downtime_ms = qmp_get_int(qm, "expected-downtime", -1);
+        }
+        if (qmp_lookup(qm, "ram")) {
+            g_clear_pointer(&a->last_active, json_object_unref);
+            a->last_active = json_object_ref(qm);
+        }
+        progress_update(&progress, qm, elapsed);
+        if (status_is_terminal(status)) {
+            record_final(a, qm, elapsed);
+            ok = TRUE;
+            break;
+        }
+        if (!acted && elapsed >= cfg->after) {
+            acted = TRUE;
+            if (!do_scenario_action(d, action, a, elapsed, error)) {
+                break;
+            }
+        }
+        if (acted && action != SCENARIO_NORMAL && elapsed - a->action_at_s > SCENARIO_END_TIMEOUT_S) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
+                        "migration still '%s' %.0f s after %s", status, SCENARIO_END_TIMEOUT_S,
+                        a->action);
+            break;
+        }
+        if (cfg->migrate_timeout > 0 && elapsed > cfg->migrate_timeout) {
+            vm_cmd_simple(d->src, "migrate_cancel", NULL, NULL);
+            g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
+                        "migration did not finish within %.0f s (status %s, "
+                        "dirty-sync-count %" G_GINT64_FORMAT "); cancelled it. "
+                        "Raise --max-bandwidth/--downtime-limit or --migrate-timeout",
+                        cfg->migrate_timeout, status, qmp_get_int(qm, "ram.dirty-sync-count", 0));
+            break;
+        }
+        drain_events(d->src);
+        if (!drv_sleep_ms(POLL_INTERVAL_MS, error)) {
+            break;
+        }
+    }
+    progress_finish(&progress);
+    d->src_mig_end = guestlog_size(d->src->serial_path);
+    if (!a->status) {
+        /* Driver-level error (timeout, QMP failure, signal): keep what we saw. */
+        a->status = g_strdup(a->last_active ? qmp_get_string(a->last_active, "status", "unknown")
+                                            : "unknown");
+        a->wall_s = (drv_now_us() - t0) / 1e6;
+    }
+    if (ok) {
+        drv_log("migration %s after %.2f s%s%s", a->status, a->wall_s,
+                a->error_desc ? ": " : "", a->error_desc ? a->error_desc : "");
+    }
+    return ok;
+}
+
+/* ---- cancel / kill-dst checks --------------------------------------------------- */
+
+static void check_scenario_outcome(Driver *d, MigAttempt *a)
+{
+    const char *expected = d->cfg->scenario == SCENARIO_CANCEL ? "cancelled" : "failed";
+
+    if (!a->action) {
+        report_fail(d->report, "migration ended '%s' after %.2f s, before --after %.2f s: the %s "
+                    "scenario was not exercised (use a smaller --after or a lower --max-bandwidth)",
+                    a->status, a->wall_s, d->cfg->after, scenario_name(d->cfg->scenario));
+    } else if (g_strcmp0(a->status, expected) != 0) {
+        report_fail(d->report, "after %s the source reported '%s', expected '%s'",
+                    a->action, a->status, expected);
+    }
+}
+
+/* The source must still be running and its guest still making progress. */
+static gboolean check_source_survived(Driver *d, GError **error)
+{
+    Report *r = d->report;
+    gboolean bb = config_is_bootblock(d->cfg);
+    g_autoptr(JsonNode) ret = vm_cmd(d->src, "query-status", NULL, error);
+    JsonObject *st;
+    guint64 before, after = 0;
+    gint64 t0;
+
+    if (!ret) {
+        return FALSE;
+    }
+    st = json_node_get_object(ret);
+    if (!qmp_get_bool(st, "running", FALSE)) {
+        r->src_survived = CHECK_FAILED;
+        r->src_survived_detail = g_strdup_printf("query-status: status=%s, running=false",
+                                                 qmp_get_string(st, "status", "?"));
+        report_fail(r, "source is not running after the failed migration: %s",
+                    r->src_survived_detail);
+        return TRUE;
+    }
+    if (!d->src->serial_path) {
+        r->src_survived = CHECK_OK;
+        r->src_survived_detail = g_strdup("query-status running (no serial log to check)");
+        return TRUE;
+    }
+    before = guestlog_progress(d->src->serial_path, 0, bb);
+    t0 = drv_now_us();
+    if (!watch_sleep(d, SURVIVE_WINDOW_MS, error)) {
+        return FALSE;
+    }
+    /* A loaded TCG host can delay a line a bit: allow some grace. */
+    for (gint64 left = SURVIVE_GRACE_MS; ; left -= 250) {
+        after = guestlog_progress(d->src->serial_path, 0, bb);
+        if (after > before || left <= 0) {
+            break;
+        }
+        if (!watch_sleep(d, 250, error)) {
+            return FALSE;
+        }
+    }
+    if (after > before) {
+        r->src_survived = CHECK_OK;
+        r->src_survived_detail = g_strdup_printf(
+            "status running; %" G_GUINT64_FORMAT " new %s in %.1f s", after - before,
+            bb ? "'B' marks" : "'mig: sec=' lines", (drv_now_us() - t0) / 1e6);
+        drv_log("source survived: %s", r->src_survived_detail);
+    } else {
+        r->src_survived = CHECK_FAILED;
+        r->src_survived_detail = g_strdup_printf(
+            "status running, but no new %s on the source serial for %.1f s",
+            bb ? "'B' marks" : "'mig: sec=' lines", (drv_now_us() - t0) / 1e6);
+        report_fail(r, "source guest stalled: %s", r->src_survived_detail);
+    }
+    return TRUE;
+}
+
+static gboolean replace_destination(Driver *d, GError **error)
+{
+    drv_log("%s: %s; starting a fresh destination", d->dst->name,
+            vm_alive(d->dst) ? "shutting down" : "already gone");
+    g_clear_pointer(&d->dst, vm_free);
+    d->dst_expendable = FALSE;
+    d->dst = start_vm(d, "dst2", TRUE, error);
+    return d->dst && connect_vm(d, d->dst, error) &&
+           set_capabilities(d->dst, d->cfg, error) &&
+           set_parameters(d->dst, d->cfg, FALSE, error) &&
+           set_capabilities(d->src, d->cfg, error) &&
+           start_incoming(d, error);
+}
+
+/* ---- after a completed migration ---------------------------------------------- */
+
+/* After an incoming migration with -S the destination leaves "inmigrate"
+ * for "paused" from a bottom half; dump-guest-memory refuses before. */
+static gboolean wait_dst_settled(Driver *d, GError **error)
+{
+    gint64 deadline = drv_now_us() + (gint64)(DST_SETTLE_TIMEOUT_S * G_USEC_PER_SEC);
+
+    for (;;) {
+        g_autoptr(JsonNode) ret = vm_cmd(d->dst, "query-status", NULL, error);
+        const char *status;
+
+        if (!ret) {
+            return FALSE;
+        }
+        status = qmp_get_string(json_node_get_object(ret), "status", "?");
+        if (!g_str_equal(status, "inmigrate")) {
+            drv_log("%s: status %s", d->dst->name, status);
+            return TRUE;
+        }
+        if (drv_now_us() > deadline) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
+                        "%s still 'inmigrate' %.0f s after the source completed",
+                        d->dst->name, DST_SETTLE_TIMEOUT_S);
+            return FALSE;
+        }
+        if (!drv_sleep_ms(50, error)) {
+            return FALSE;
+        }
+    }
+}
+
+static JsonNode *query_stats(Vm *vm, char **err_out)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(GError) error = NULL;
+    JsonNode *ret;
+
+    json_object_set_string_member(args, "path", "/objects/ma0");
+    json_object_set_string_member(args, "property", "stats");
+    ret = qmp_client_execute(vm->qmp, "qom-get", args, QMP_TIMEOUT_MS, &error);
+    if (!ret) {
+        *err_out = g_strdup_printf("qom-get /objects/ma0 stats failed on %s: %s%s", vm->name,
+                                   error->message,
+                                   strstr(error->message, "not found")
+                                   ? " (does this QEMU/plugin provide the 'stats' property?)" : "");
+    }
+    return ret;
+}
+
+static void query_accel_stats(Driver *d)
+{
+    Report *r = d->report;
+
+    if (!d->cfg->plugin) {
+        return;
+    }
+    r->accel_queried = TRUE;
+    r->accel_src = query_stats(d->src, &r->accel_src_error);
+    r->accel_dst = query_stats(d->dst, &r->accel_dst_error);
+    if (r->accel_src_error) {
+        drv_log("%s", r->accel_src_error);
+    }
+}
+
+typedef struct {
+    Vm *vm;
+    char *fifo;
+    MemDigest *digest;
+    GError *error;
+} DumpJob;
+
+static gpointer dump_job_thread(gpointer data)
+{
+    DumpJob *job = data;
+
+    job->digest = mem_digest_collect(job->vm->qmp, job->fifo, &job->error);
+    return NULL;
+}
+
+static void dump_job_clear(DumpJob *job)
+{
+    g_free(job->fifo);
+    g_clear_pointer(&job->digest, mem_digest_free);
+    g_clear_error(&job->error);
+}
+
+static gboolean verify_fail(Report *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean verify_fail(Report *r, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *line = NULL;
+
+    va_start(ap, fmt);
+    r->verify_error = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    r->verify = CHECK_FAILED;
+    line = report_verify_line(r);
+    report_fail(r, "%s", line);
+    return TRUE;
+}
+
+/* Both QEMUs are stopped (source postmigrate, destination paused): digest
+ * their RAM concurrently through FIFOs and compare page by page. */
+static gboolean verify_memory(Driver *d, GError **error)
+{
+    Report *r = d->report;
+    DumpJob jobs[2] = { { .vm = d->src }, { .vm = d->dst } };
+    GThread *threads[2];
+    g_autofree char *line = NULL;
+    g_autoptr(JsonNode) st = vm_cmd(d->src, "query-status", NULL, error);
+    gint64 t0 = drv_now_us();
+
+    if (!st) {
+        return FALSE;
+    }
+    if (qmp_get_bool(json_node_get_object(st), "running", FALSE)) {
+        return verify_fail(r, "source is running again (status %s); cannot compare",
+                           qmp_get_string(json_node_get_object(st), "status", "?"));
+    }
+    drv_log("verify: digesting guest RAM of source and destination");
+    for (int i = 0; i < 2; i++) {
+        jobs[i].fifo = run_path(d, jobs[i].vm->name, "mem.fifo");
+        threads[i] = g_thread_new("dump", dump_job_thread, &jobs[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        g_thread_join(threads[i]);
+    }
+    r->verify_s = (drv_now_us() - t0) / 1e6;
+    for (int i = 0; i < 2 && !r->verify_error; i++) {
+        if (jobs[i].error) {
+            if (g_error_matches(jobs[i].error, QMP_ERROR, QMP_ERROR_CANCELLED) ||
+                drv_interrupted()) {
+                g_set_error(error, DRV_ERROR, DRV_ERROR_INTERRUPTED, "interrupted during verify");
+                dump_job_clear(&jobs[0]);
+                dump_job_clear(&jobs[1]);
+                return FALSE;
+            }
+            verify_fail(r, "%s: %s", jobs[i].vm->name, jobs[i].error->message);
+        }
+    }
+    if (!r->verify_error) {
+        r->verify_bytes = jobs[0].digest->bytes;
+        r->verify = mem_digest_compare(jobs[0].digest, jobs[1].digest, &r->cmp)
+                    ? CHECK_OK : CHECK_FAILED;
+        line = report_verify_line(r);
+        drv_log("%s [%.2f s; src %.2f s, dst %.2f s]", line, r->verify_s,
+                jobs[0].digest->elapsed_us / 1e6, jobs[1].digest->elapsed_us / 1e6);
+        if (r->verify == CHECK_FAILED) {
+            report_fail(r, "%s", line);
+        }
+    }
+    dump_job_clear(&jobs[0]);
+    dump_job_clear(&jobs[1]);
+    return TRUE;
+}
+
+static void evaluate_guest(Driver *d)
+{
+    Report *r = d->report;
+    const GuestLogStats *dst = &r->dst_after;
+    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+    double secs = d->cfg->post_run;
+
+    if (!r->have_dst_log) {
+        return;
+    }
+    if (config_is_bootblock(d->cfg)) {
+        if (secs > 0 && dst->b_chars == 0) {
+            g_ptr_array_add(problems, g_strdup_printf(
+                "destination printed no new 'B' marks in %.1f s", secs));
+        }
+    } else {
+        if (secs > 0 && dst->sec_lines == 0) {
+            g_ptr_array_add(problems, g_strdup_printf(
+                "destination printed no 'mig: sec=' lines in %.1f s", secs));
+        }
+        if (dst->max_errors > 0) {
+            g_ptr_array_add(problems, g_strdup_printf(
+                "destination guest reports errors=%" G_GUINT64_FORMAT, dst->max_errors));
+        }
+        if (dst->corrupt_lines > 0) {
+            g_ptr_array_add(problems, g_strdup_printf(
+                "destination guest printed %u CORRUPT lines (lost writes)", dst->corrupt_lines));
+        }
+        if (dst->oops_lines > 0) {
+            g_ptr_array_add(problems, g_strdup_printf(
+                "destination guest crashed: %s", dst->first_oops));
+        }
+        if (r->src_corrupt_total > 0) {
+            g_ptr_array_add(problems, g_strdup_printf(
+                "source guest printed %u CORRUPT lines", r->src_corrupt_total));
+        }
+    }
+    if (problems->len == 0) {
+        r->guest_check = CHECK_OK;
+        r->guest_detail = config_is_bootblock(d->cfg)
+            ? g_strdup_printf("%" G_GUINT64_FORMAT " new 'B' marks", dst->b_chars)
+            : g_strdup_printf("%u new sec lines, errors=0, no CORRUPT", dst->sec_lines);
+        return;
+    }
+    r->guest_check = CHECK_FAILED;
+    g_ptr_array_add(problems, NULL);
+    r->guest_detail = g_strjoinv("; ", (char **)problems->pdata);
+    for (guint i = 0; problems->pdata[i]; i++) {
+        report_fail(r, "guest: %s", (char *)problems->pdata[i]);
+    }
+}
+
+static void scan_source_log(Driver *d)
+{
+    Report *r = d->report;
+    GuestLogStats whole;
+
+    if (!d->src->serial_path) {
+        return;
+    }
+    r->have_src_log = TRUE;
+    guestlog_scan(d->src->serial_path, d->src_mig_start, d->src_mig_end, &r->src_during, NULL);
+    guestlog_stats_init(&whole);
+    guestlog_scan(d->src->serial_path, 0, -1, &whole, NULL);
+    r->src_corrupt_total = whole.corrupt_lines;
+    guestlog_stats_clear(&whole);
+}
+
+/* Resumes the destination and lets the guest prove it still works. */
+static gboolean post_run(Driver *d, GError **error)
+{
+    Report *r = d->report;
+    goffset off = guestlog_size(d->dst->serial_path);
+    g_autoptr(JsonNode) st = NULL;
+    JsonObject *so;
+
+    if (!vm_cmd_simple(d->dst, "cont", NULL, error)) {
+        return FALSE;
+    }
+    drv_log("%s: resumed; running for %.1f s", d->dst->name, d->cfg->post_run);
+    /* A destination that dies now is the guest's failure (e.g. it crashed
+     * and powered off), not the driver's: report it with the guest view. */
+    d->dst_expendable = TRUE;
+    if (!watch_sleep(d, (guint)(d->cfg->post_run * 1000), error)) {
+        return FALSE;
+    }
+    if (!vm_alive(d->dst)) {
+        g_autofree char *why = vm_death_report(d->dst);
+
+        report_fail(r, "destination died while running after migration: %s", why);
+    } else {
+        st = vm_cmd(d->dst, "query-status", NULL, error);
+        if (!st) {
+            return FALSE;
+        }
+        so = json_node_get_object(st);
+        if (!qmp_get_bool(so, "running", FALSE)) {
+            report_fail(r, "destination not running after cont: status %s",
+                        qmp_get_string(so, "status", "?"));
+        }
+    }
+    if (d->dst->serial_path) {
+        r->have_dst_log = TRUE;
+        guestlog_scan(d->dst->serial_path, off, -1, &r->dst_after, NULL);
+    }
+    evaluate_guest(d);
+    if (r->guest_check == CHECK_OK) {
+        drv_log("guest check passed: %s", r->guest_detail);
+    }
+    return TRUE;
+}
+
+/* ---- top level ------------------------------------------------------------------ */
+
+static gboolean finish_migration(Driver *d, GError **error)
+{
+    Report *r = d->report;
+    MigAttempt *a = report_final_attempt(r);
+    gboolean verify = d->cfg->verify || d->cfg->scenario != SCENARIO_NORMAL;
+    PhaseTimer t;
+
+    scan_source_log(d);
+    if (g_strcmp0(a->status, "completed") != 0) {
+        report_fail(r, "migration %s%s%s", a->status, a->error_desc ? ": " : "",
+                    a->error_desc ? a->error_desc : "");
+        return TRUE;
+    }
+    if (!wait_dst_settled(d, error)) {
+        return FALSE;
+    }
+    query_accel_stats(d);
+    if (verify) {
+        phase_begin(&t);
+        if (!verify_memory(d, error)) {
+            return FALSE;
+        }
+        phase_end(d, &t, "verify");
+    }
+    phase_begin(&t);
+    if (!post_run(d, error)) {
+        return FALSE;
+    }
+    phase_end(d, &t, "post-run");
+    return TRUE;
+}
+
+static gboolean drive(Driver *d, GError **error)
+{
+    const Config *cfg = d->cfg;
+    Report *r = d->report;
+    MigAttempt *a;
+    PhaseTimer t;
+
+    if (!make_run_dir(d, error)) {
+        return FALSE;
+    }
+    phase_begin(&t);
+    if (!start_pair(d, error)) {
+        return FALSE;
+    }
+    phase_end(d, &t, "startup");
+
+    phase_begin(&t);
+    if (!wait_guest_ready(d, error)) {
+        return FALSE;
+    }
+    phase_end(d, &t, "guest-ready");
+    if (cfg->warmup > 0) {
+        drv_log("warming up for %.1f s", cfg->warmup);
+        phase_begin(&t);
+        if (!watch_sleep(d, (guint)(cfg->warmup * 1000), error)) {
+            return FALSE;
+        }
+        phase_end(d, &t, "warmup");
+    }
+    if (!configure_pair(d, error)) {
+        return FALSE;
+    }
+
+    phase_begin(&t);
+    a = report_add_attempt(r, cfg->scenario == SCENARIO_NORMAL ? "migration" :
+                           cfg->scenario == SCENARIO_CANCEL ? "first attempt (cancel)" :
+                           "first attempt (kill-dst)");
+    if (!run_migration(d, a, cfg->scenario, error)) {
+        return FALSE;
+    }
+    phase_end(d, &t, "migration");
+
+    if (cfg->scenario != SCENARIO_NORMAL) {
+        check_scenario_outcome(d, a);
+        if (g_strcmp0(a->status, "completed") == 0) {
+            scan_source_log(d);
+            return TRUE;  /* nothing to retry; already reported */
+        }
+        phase_begin(&t);
+        if (!check_source_survived(d, error)) {
+            return FALSE;
+        }
+        phase_end(d, &t, "scenario-checks");
+        if (cfg->no_retry || r->src_survived != CHECK_OK) {
+            scan_source_log(d);
+            return TRUE;
+        }
+        phase_begin(&t);
+        if (!replace_destination(d, error)) {
+            return FALSE;
+        }
+        phase_end(d, &t, "dst-restart");
+        if (cfg->scenario_bandwidth) {
+            g_autoptr(JsonObject) bw = json_object_new();
+
+            json_object_set_int_member(bw, "max-bandwidth", (gint64)cfg->max_bandwidth);
+            if (!vm_cmd_simple(d->src, "migrate-set-parameters", bw, error)) {
+                return FALSE;
+            }
+        }
+        phase_begin(&t);
+        a = report_add_attempt(r, "retry");
+        if (!run_migration(d, a, SCENARIO_NORMAL, error)) {
+            return FALSE;
+        }
+        phase_end(d, &t, "retry-migration");
+    }
+    return finish_migration(d, error);
+}
+
+static void cleanup(Driver *d)
+{
+    PhaseTimer t;
+
+    phase_begin(&t);
+    if (d->src && vm_owned(d->src)) {
+        drv_log("stopping QEMUs");
+    }
+    g_clear_pointer(&d->dst, vm_free);
+    g_clear_pointer(&d->src, vm_free);
+    phase_end(d, &t, "cleanup");
+}
+
+static int exit_code(Driver *d, GError *error)
+{
+    if (drv_interrupted() ||
+        (error && (g_error_matches(error, DRV_ERROR, DRV_ERROR_INTERRUPTED) ||
+                   g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED)))) {
+        return 130;
+    }
+    return report_ok(d->report) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    Config cfg = { 0 };
+    Driver d = { 0 };
+    g_autoptr(GError) error = NULL;
+    gboolean keep;
+    gint64 t0;
+    int rc;
+
+    /* Translated GLib messages, but C number formatting in the report. */
+    setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C");
+    drv_log_init();
+    if (!config_parse(&cfg, &argc, &argv, &error)) {
+        g_printerr("migaccel-migrate: %s\nTry 'migaccel-migrate --help'.\n", error->message);
+        config_clear(&cfg);
+        return 2;
+    }
+    drv_install_signal_handlers();
+    d.cfg = &cfg;
+    d.report = report_new(&cfg);
+    t0 = drv_now_us();
+
+    if (!drive(&d, &error)) {
+        d.report->fatal = g_strdup(error->message);
+        drv_log("ERROR: %s", error->message);
+        if (d.src && d.report->attempts->len && !d.report->have_src_log) {
+            scan_source_log(&d);  /* the guest's view may explain the failure */
+        }
+    }
+    cleanup(&d);
+    report_add_timing(d.report, "total", (drv_now_us() - t0) / 1e6);
+    rc = exit_code(&d, error);
+
+    /* Keep the logs when something went wrong: they explain why. */
+    keep = cfg.keep_dir || (rc == 1 && d.run_dir);
+    if (d.run_dir && keep) {
+        d.report->run_dir = g_strdup(d.run_dir);
+    }
+    report_print(d.report, stdout);
+    if (cfg.json_path) {
+        g_autoptr(GError) jerr = NULL;
+
+        if (!report_write_json(d.report, cfg.json_path, &jerr)) {
+            g_printerr("migaccel-migrate: cannot write --json file: %s\n", jerr->message);
+            rc = rc ? rc : 1;
+        }
+    }
+    if (d.run_dir && d.created_run_dir && !keep) {
+        remove_run_dir(d.run_dir);
+    }
+    g_free(d.run_dir);
+    g_free(d.incoming_uri);
+    report_free(d.report);
+    config_clear(&cfg);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/* Command-line options of migaccel-migrate. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+    SCENARIO_NORMAL,
+    SCENARIO_CANCEL,
+    SCENARIO_KILL_DST,
+} Scenario;
+
+typedef struct {
+    /* guest / QEMU */
+    char *qemu;
+    gboolean qemu_given;
+    char *plugin;
+    char **accel_props;      /* key=value, appended to -object migration-accel */
+    char *kernel;
+    char *initrd;
+    char *append;
+    char *bootblock;
+    char *mem;
+    int smp;
+    char *accel;             /* "tcg" | "kvm" */
+    char **qemu_args;
+
+    /* already running QEMUs */
+    char *src_qmp;
+    char *dst_qmp;
+    char *dst_uri;
+    char *src_serial;
+    char *dst_serial;
+    gboolean external;
+    gboolean external_marks; /* attached guest prints 'B' marks, not mig: lines */
+
+    /* readiness */
+    char *wait_serial;
+    double warmup;
+    double ready_timeout;
+
+    /* migration */
+    guint64 max_bandwidth;
+    guint64 scenario_bandwidth; /* first, interrupted attempt; 0 = max_bandwidth */
+    gint64 downtime_limit;
+    char **capabilities;     /* NAME=on|off */
+    char **params;           /* NAME=VALUE */
+    double migrate_timeout;
+
+    /* scenario */
+    Scenario scenario;
+    double after;
+    gboolean no_retry;
+
+    /* checks and output */
+    gboolean verify;
+    double post_run;
+    char *json_path;
+    char *run_dir;
+    gboolean keep_dir;
+
+    char *repo_dir;          /* NULL if not found */
+} Config;
+
+/* Parses and validates; on error the message is ready for the user. */
+gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error);
+void config_clear(Config *cfg);
+
+const char *scenario_name(Scenario s);
+gboolean config_is_bootblock(const Config *cfg);

@@ -1,0 +1,91 @@
+/* Everything the driver learns during a run, printed as a table on stdout
+ * and optionally written as one JSON object (--json). */
+#pragma once
+
+#include <stdio.h>
+
+#include <json-glib/json-glib.h>
+
+#include "guestlog.h"
+#include "memverify.h"
+#include "options.h"
+
+typedef enum {
+    CHECK_SKIPPED,
+    CHECK_OK,
+    CHECK_FAILED,
+} CheckState;
+
+typedef struct {
+    char *label;             /* "first attempt", "retry", "migration" */
+    char *status;            /* last query-migrate status */
+    char *error_desc;        /* query-migrate error-desc, if any */
+    double wall_s;           /* migrate command .. terminal status, driver clock */
+    double action_at_s;      /* when cancel/kill was done; < 0 if not */
+    char *action;            /* "migrate_cancel", "SIGKILL destination", NULL */
+    gint64 expected_downtime_ms;  /* last value seen while active; -1 unknown */
+    JsonObject *final;       /* last query-migrate reply */
+    JsonObject *last_active; /* last reply with RAM stats, if @final has none */
+} MigAttempt;
+
+typedef struct {
+    const Config *cfg;
+    char *qemu_version;
+    char *run_dir;
+
+    GPtrArray *attempts;     /* MigAttempt*, in order */
+
+    /* cancel / kill-dst */
+    CheckState src_survived;
+    char *src_survived_detail;
+
+    /* --plugin: qom-get /objects/ma0 stats */
+    gboolean accel_queried;
+    JsonNode *accel_src;
+    JsonNode *accel_dst;
+    char *accel_src_error;
+    char *accel_dst_error;
+
+    /* guest view from the serial logs */
+    gboolean have_src_log;
+    gboolean have_dst_log;
+    GuestLogStats src_during;   /* during the final migration */
+    guint src_corrupt_total;    /* whole source log */
+    GuestLogStats dst_after;    /* after switchover (post-run) */
+    CheckState guest_check;
+    char *guest_detail;
+
+    /* --verify */
+    CheckState verify;
+    MemCompare cmp;
+    char *verify_error;
+    double verify_s;
+    guint64 verify_bytes;
+
+    GArray *timings;            /* ReportTiming */
+
+    GPtrArray *failures;        /* char*: why the run failed */
+    char *fatal;                /* error that aborted the run */
+    gboolean interrupted;
+} Report;
+
+typedef struct {
+    const char *phase;          /* static string */
+    double seconds;
+} ReportTiming;
+
+Report *report_new(const Config *cfg);
+void report_free(Report *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Report, report_free)
+
+MigAttempt *report_add_attempt(Report *r, const char *label);
+MigAttempt *report_final_attempt(Report *r);
+void report_add_timing(Report *r, const char *phase, double seconds);
+void report_fail(Report *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+gboolean report_ok(Report *r);
+
+/* The verify verdict line, e.g. "verify: identical (524288 pages)". */
+char *report_verify_line(Report *r);
+
+void report_print(Report *r, FILE *out);
+gboolean report_write_json(Report *r, const char *path, GError **error);

@@ -1,0 +1,116 @@
+#include "options.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct OptionSpec {
+    const char *name;
+    /* Values this version implements; the first is the default */
+    const char *implemented[4];
+    /* Values that name features later versions implement */
+    const char *planned[4];
+} OptionSpec;
+
+static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
+    [MIGACCEL_OPT_TRACE_INSTALL] = {
+        "trace-install", { "stock" }, { "loose" } },
+    [MIGACCEL_OPT_WP_GRANULARITY] = {
+        "wp-granularity", { "4K" }, { "1G", "2M" } },
+    [MIGACCEL_OPT_SWITCHOVER] = {
+        "switchover", { "precopy" }, { "bitmap" } },
+    [MIGACCEL_OPT_TRANSPORT] = {
+        "transport", { "socket" }, { "io_uring" } },
+};
+
+void migaccel_options_init(MigAccelOptions *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+}
+
+int migaccel_option_lookup(const char *name)
+{
+    for (int i = 0; i < MIGACCEL_OPT__MAX; i++) {
+        if (!strcmp(specs[i].name, name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int index_of(const char *const *list, size_t n, const char *value)
+{
+    for (size_t i = 0; i < n && list[i]; i++) {
+        if (!strcmp(list[i], value)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static char *join_values(const char *const *list, size_t n)
+{
+    GString *s = g_string_new(NULL);
+
+    for (size_t i = 0; i < n && list[i]; i++) {
+        g_string_append_printf(s, "%s%s", i ? ", " : "", list[i]);
+    }
+    /* QEMU frees the message with free(), so hand it a malloc()ed copy */
+    char *out = strdup(s->str);
+    g_string_free(s, TRUE);
+    return out;
+}
+
+static char *message(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static char *message(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *g = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return strdup(g);
+}
+
+int migaccel_option_set(MigAccelOptions *opts, const char *name,
+                        const char *value, char **errmsg)
+{
+    int opt = migaccel_option_lookup(name);
+
+    if (opt < 0) {
+        *errmsg = message("unknown option '%s'", name);
+        return -EINVAL;
+    }
+    const OptionSpec *spec = &specs[opt];
+    int idx = index_of(spec->implemented, G_N_ELEMENTS(spec->implemented),
+                       value);
+    if (idx >= 0) {
+        opts->value[opt] = idx;
+        return 0;
+    }
+
+    char *accepted = join_values(spec->implemented,
+                                 G_N_ELEMENTS(spec->implemented));
+    if (index_of(spec->planned, G_N_ELEMENTS(spec->planned), value) >= 0) {
+        *errmsg = message("%s=%s is not implemented in migaccel %s yet "
+                          "(accepted: %s)", name, value, MIGACCEL_VERSION,
+                          accepted);
+        free(accepted);
+        return -ENOTSUP;
+    }
+    *errmsg = message("invalid value '%s' for %s (accepted: %s)", value, name,
+                      accepted);
+    free(accepted);
+    return -EINVAL;
+}
+
+const char *migaccel_option_get(const MigAccelOptions *opts, int opt)
+{
+    return specs[opt].implemented[opts->value[opt]];
+}
+
+const char *migaccel_option_name(int opt)
+{
+    return specs[opt].name;
+}

@@ -1,0 +1,40 @@
+/*
+ * The accelerator's options, set through the migration-accel object's
+ * properties.  Each option has a fixed set of values; a value that names a
+ * feature this version does not implement yet is refused, never silently
+ * replaced by stock behaviour.
+ */
+#ifndef MIGACCEL_OPTIONS_H
+#define MIGACCEL_OPTIONS_H
+
+enum {
+    MIGACCEL_OPT_TRACE_INSTALL,
+    MIGACCEL_OPT_WP_GRANULARITY,
+    MIGACCEL_OPT_SWITCHOVER,
+    MIGACCEL_OPT_TRANSPORT,
+    MIGACCEL_OPT__MAX
+};
+
+typedef struct MigAccelOptions {
+    /* Index into the option's value list; 0 is the default */
+    int value[MIGACCEL_OPT__MAX];
+} MigAccelOptions;
+
+void migaccel_options_init(MigAccelOptions *opts);
+
+/* Option index of @name, or -1 */
+int migaccel_option_lookup(const char *name);
+
+/*
+ * Set option @name to @value.  Returns 0, or -EINVAL / -ENOTSUP with a
+ * message for the user in *@errmsg (malloc()ed).
+ */
+int migaccel_option_set(MigAccelOptions *opts, const char *name,
+                        const char *value, char **errmsg);
+
+/* Value in force of option @opt, a static string */
+const char *migaccel_option_get(const MigAccelOptions *opts, int opt);
+
+const char *migaccel_option_name(int opt);
+
+#endif

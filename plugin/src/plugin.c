@@ -1,0 +1,122 @@
+/*
+ * migaccel plugin entry point: the only exported symbols live here.
+ *
+ * This version keeps QEMU's stock migration behaviour (it answers DEFER
+ * to every intercepting hook) and measures it: every hook call is counted
+ * and every phase timed, readable with
+ *   qom-get path=/objects/<id> property=stats
+ */
+#include <errno.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migaccel.h"
+#include "options.h"
+#include "stats.h"
+#include "uring_probe.h"
+
+MIGACCEL_EXPORT const uint32_t migaccel_plugin_version = MIGACCEL_API_VERSION;
+
+typedef struct MigAccelState {
+    const MigAccelHost *host;
+    MigAccelOptions options;
+    MigAccelStats stats;
+    MigAccelUringProbe uring;
+} MigAccelState;
+
+static void plugin_uninstall(void *opaque)
+{
+    g_free(opaque);
+}
+
+static int plugin_set_option(void *opaque, const char *name,
+                             const char *value, char **errmsg)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_option_set(&s->options, name, value, errmsg);
+}
+
+static char *plugin_get_option(void *opaque, const char *name)
+{
+    MigAccelState *s = opaque;
+    int opt = migaccel_option_lookup(name);
+
+    return opt < 0 ? NULL : strdup(migaccel_option_get(&s->options, opt));
+}
+
+static void plugin_event(void *opaque, const MigAccelEventInfo *info)
+{
+    MigAccelState *s = opaque;
+
+    /* Counters describe the latest migration on this side */
+    if (info->edge == MIGACCEL_BEGIN) {
+        if (info->event == MIGACCEL_EV_SRC_SETUP) {
+            migaccel_stats_reset_phases(&s->stats);
+            atomic_fetch_add_explicit(&s->stats.migrations_started, 1,
+                                      memory_order_relaxed);
+        } else if (info->event == MIGACCEL_EV_DST_SETUP) {
+            migaccel_stats_reset_phases(&s->stats);
+            atomic_fetch_add_explicit(&s->stats.incoming_started, 1,
+                                      memory_order_relaxed);
+        }
+    }
+    migaccel_stats_event(&s->stats, info, migaccel_now_ns());
+}
+
+static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
+                                 void *fn_opaque)
+{
+    MigAccelState *s = opaque;
+
+    fn("api_version", MIGACCEL_API_VERSION, fn_opaque);
+    fn("io_uring_available", s->uring.available, fn_opaque);
+    fn("io_uring_send_zc", s->uring.has_send_zc, fn_opaque);
+    migaccel_stats_foreach(&s->stats, fn, fn_opaque);
+}
+
+static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
+                      const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    host->log(level, msg);
+}
+
+MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
+                                            MigAccelPlugin *plugin)
+{
+    /* Members up to ramblock_dirty_bitmap exist since API version 1 */
+    if (host->struct_size < sizeof(MigAccelHost) ||
+        plugin->struct_size < sizeof(MigAccelPlugin)) {
+        host->log(MIGACCEL_LOG_ERROR, "migaccel " MIGACCEL_VERSION
+                  ": QEMU's interface tables are older than API version 1");
+        return -ENOTSUP;
+    }
+
+    MigAccelState *s = g_new0(MigAccelState, 1);
+    s->host = host;
+    migaccel_options_init(&s->options);
+    migaccel_uring_probe(&s->uring);
+    if (!s->uring.available) {
+        host_logf(host, MIGACCEL_LOG_INFO,
+                  "io_uring unavailable here (%s); the io_uring transport "
+                  "will not be offered", g_strerror(-s->uring.error));
+    }
+
+    plugin->opaque = s;
+    plugin->name = "migaccel " MIGACCEL_VERSION;
+    plugin->uninstall = plugin_uninstall;
+    plugin->set_option = plugin_set_option;
+    plugin->get_option = plugin_get_option;
+    plugin->event = plugin_event;
+    plugin->stats_foreach = plugin_stats_foreach;
+    /* Stock behaviour: no interceptors yet */
+    return 0;
+}

@@ -1,0 +1,113 @@
+#include "stats.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static const char *const event_names[MIGACCEL_EV__MAX] = {
+    [MIGACCEL_EV_SRC_SETUP] = "src_setup",
+    [MIGACCEL_EV_DIRTY_LOG_START] = "dirty_log_start",
+    [MIGACCEL_EV_DIRTY_LOG_STOP] = "dirty_log_stop",
+    [MIGACCEL_EV_SYNC] = "sync",
+    [MIGACCEL_EV_SRC_ITERATE] = "src_iterate",
+    [MIGACCEL_EV_SRC_SWITCHOVER] = "src_switchover",
+    [MIGACCEL_EV_SRC_COMPLETE] = "src_complete",
+    [MIGACCEL_EV_SRC_CLEANUP] = "src_cleanup",
+    [MIGACCEL_EV_POSTCOPY_DISCARD] = "postcopy_discard",
+    [MIGACCEL_EV_POSTCOPY_RECV_BITMAP_SEND] = "postcopy_recv_bitmap_send",
+    [MIGACCEL_EV_POSTCOPY_RECV_BITMAP_LOAD] = "postcopy_recv_bitmap_load",
+    [MIGACCEL_EV_DST_SETUP] = "dst_setup",
+    [MIGACCEL_EV_DST_COMPLETE] = "dst_complete",
+};
+
+uint64_t migaccel_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *migaccel_event_name(MigAccelEvent event)
+{
+    if ((unsigned)event >= MIGACCEL_EV__MAX || !event_names[event]) {
+        return "unknown";
+    }
+    return event_names[event];
+}
+
+void migaccel_stats_reset_phases(MigAccelStats *stats)
+{
+    for (int i = 0; i < MIGACCEL_EV__MAX; i++) {
+        MigAccelPhaseStats *p = &stats->phase[i];
+        atomic_store_explicit(&p->calls, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->ns_total, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->ns_max, 0, memory_order_relaxed);
+    }
+    atomic_store_explicit(&stats->sync_dirty_pages, 0, memory_order_relaxed);
+    atomic_store_explicit(&stats->failed_phases, 0, memory_order_relaxed);
+}
+
+static void add_relaxed(_Atomic uint64_t *counter, uint64_t value)
+{
+    atomic_fetch_add_explicit(counter, value, memory_order_relaxed);
+}
+
+void migaccel_stats_event(MigAccelStats *stats, const MigAccelEventInfo *info,
+                          uint64_t now_ns)
+{
+    MigAccelPhaseStats *p;
+
+    add_relaxed(&stats->hook_calls, 1);
+    if ((unsigned)info->event >= MIGACCEL_EV__MAX) {
+        return; /* an event newer than this plugin: counted, not timed */
+    }
+    p = &stats->phase[info->event];
+    if (info->edge == MIGACCEL_BEGIN) {
+        atomic_store_explicit(&p->begin_ns, now_ns, memory_order_relaxed);
+        return;
+    }
+
+    uint64_t begin = atomic_load_explicit(&p->begin_ns, memory_order_relaxed);
+    uint64_t elapsed = begin && now_ns > begin ? now_ns - begin : 0;
+    atomic_store_explicit(&p->begin_ns, 0, memory_order_relaxed);
+    add_relaxed(&p->calls, 1);
+    add_relaxed(&p->ns_total, elapsed);
+    if (elapsed > atomic_load_explicit(&p->ns_max, memory_order_relaxed)) {
+        atomic_store_explicit(&p->ns_max, elapsed, memory_order_relaxed);
+    }
+    if (info->status < 0) {
+        add_relaxed(&stats->failed_phases, 1);
+    }
+    if (info->event == MIGACCEL_EV_SYNC) {
+        add_relaxed(&stats->sync_dirty_pages, info->dirty_pages);
+    }
+}
+
+static uint64_t load_relaxed(_Atomic uint64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+void migaccel_stats_foreach(MigAccelStats *stats, MigAccelStatFn fn,
+                            void *opaque)
+{
+    char name[96];
+
+    fn("hook_calls", load_relaxed(&stats->hook_calls), opaque);
+    fn("migrations_started", load_relaxed(&stats->migrations_started),
+       opaque);
+    fn("incoming_started", load_relaxed(&stats->incoming_started), opaque);
+    fn("sync_dirty_pages", load_relaxed(&stats->sync_dirty_pages), opaque);
+    fn("failed_phases", load_relaxed(&stats->failed_phases), opaque);
+    for (int i = 0; i < MIGACCEL_EV__MAX; i++) {
+        MigAccelPhaseStats *p = &stats->phase[i];
+        const char *ev = migaccel_event_name((MigAccelEvent)i);
+
+        snprintf(name, sizeof(name), "%s_calls", ev);
+        fn(name, load_relaxed(&p->calls), opaque);
+        snprintf(name, sizeof(name), "%s_ns_total", ev);
+        fn(name, load_relaxed(&p->ns_total), opaque);
+        snprintf(name, sizeof(name), "%s_ns_max", ev);
+        fn(name, load_relaxed(&p->ns_max), opaque);
+    }
+}

@@ -1,0 +1,49 @@
+/*
+ * Counters and per-phase timing of the accelerator.
+ *
+ * Concurrency: events arrive on the migration thread (source) or the main
+ * thread (destination), while QMP reads the counters on the main thread.
+ * Each counter is a relaxed atomic, so a reader sees every counter
+ * untorn, though not a snapshot consistent across counters.
+ */
+#ifndef MIGACCEL_STATS_H
+#define MIGACCEL_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "migaccel.h"
+
+typedef struct MigAccelPhaseStats {
+    _Atomic uint64_t calls;
+    _Atomic uint64_t ns_total;
+    _Atomic uint64_t ns_max;
+    /* BEGIN timestamp; one thread at a time runs a given phase */
+    _Atomic uint64_t begin_ns;
+} MigAccelPhaseStats;
+
+typedef struct MigAccelStats {
+    MigAccelPhaseStats phase[MIGACCEL_EV__MAX];
+    _Atomic uint64_t hook_calls;
+    _Atomic uint64_t migrations_started;
+    _Atomic uint64_t incoming_started;
+    _Atomic uint64_t sync_dirty_pages;
+    _Atomic uint64_t failed_phases;
+} MigAccelStats;
+
+/* Monotonic clock in nanoseconds */
+uint64_t migaccel_now_ns(void);
+
+/* Short stable name of @event, used in counter names ("sync", ...) */
+const char *migaccel_event_name(MigAccelEvent event);
+
+void migaccel_stats_reset_phases(MigAccelStats *stats);
+
+/* Account one event edge at time @now_ns */
+void migaccel_stats_event(MigAccelStats *stats, const MigAccelEventInfo *info,
+                          uint64_t now_ns);
+
+/* Report every counter, in a stable order */
+void migaccel_stats_foreach(MigAccelStats *stats, MigAccelStatFn fn,
+                            void *opaque);
+
+#endif

@@ -1,0 +1,48 @@
+# Sourced by the shell tests: paths and small assertion helpers.
+# Usage: . lib.sh SOURCE_ROOT BUILD_ROOT
+set -euo pipefail
+MIGACCEL_SRC=${1:?source root}
+MIGACCEL_BUILD=${2:?build root}
+QEMU=${MIGACCEL_QEMU:-$MIGACCEL_SRC/build/qemu/qemu-system-x86_64}
+PLUGIN=$MIGACCEL_BUILD/plugin/libmigaccel.so
+DRIVER=$MIGACCEL_BUILD/driver/migaccel-migrate
+GUEST_DIR=$MIGACCEL_SRC/build/guest
+# Debian: option ROMs in qemu-system-data, the BIOS in seabios
+FIRMWARE_ARGS=(-L /usr/share/qemu -L /usr/share/seabios)
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/migaccel-test.XXXXXX")
+trap 'rm -rf "$TEST_TMP"' EXIT
+checks_failed=0
+
+require_file() {
+    if [ ! -e "$1" ]; then
+        echo "FAIL: $1 is missing: $2"
+        exit 1
+    fi
+}
+
+# skip REASON: meson counts exit code 77 as skipped
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+ok() { echo "ok: $*"; }
+not_ok() { echo "FAIL: $*"; checks_failed=$((checks_failed + 1)); }
+
+# expect_contains NAME FILE TEXT
+expect_contains() {
+    if grep -qF -- "$3" "$2"; then
+        ok "$1"
+    else
+        not_ok "$1: expected '$3' in:"
+        sed 's/^/    /' "$2" | tail -20
+    fi
+}
+
+finish() {
+    if [ "$checks_failed" -ne 0 ]; then
+        echo "$checks_failed check(s) failed"
+        exit 1
+    fi
+    echo "all checks passed"
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The migration-accel object refuses bad plugins and options with a clear
+# error, QEMU refuses to start (command line) or stays usable (QMP).
+. "$(dirname "$0")/../lib.sh" "$@"
+require_file "$QEMU" "run scripts/build-qemu.sh"
+require_file "$PLUGIN" "build the plugin (meson compile -C build)"
+bad=$MIGACCEL_BUILD/tests/loader
+
+qemu_base=("$QEMU" -nodefaults -display none -machine none "${FIRMWARE_ARGS[@]}")
+
+# start_must_fail NAME EXPECTED-TEXT OBJECT-OPTIONS
+start_must_fail() {
+    local out=$TEST_TMP/out
+    if timeout 60 "${qemu_base[@]}" -object "$3" -S -qmp null </dev/null >"$out" 2>&1 & then
+        local pid=$!
+        # A refused object makes QEMU exit at once; a loaded one keeps running.
+        for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+        if kill -0 $pid 2>/dev/null; then
+            kill -9 $pid; wait $pid 2>/dev/null || true
+            not_ok "$1: QEMU started although it should have refused"
+            return
+        fi
+        if wait $pid; then
+            not_ok "$1: QEMU exited with status 0"
+            return
+        fi
+    fi
+    expect_contains "$1" "$out" "$2"
+}
+
+start_must_fail "nonexistent plugin path" "cannot load plugin '/nonexistent/libx.so'" \
+    "migration-accel,id=ma0,plugin=/nonexistent/libx.so"
+start_must_fail "file that is not a shared object" "cannot load plugin '$MIGACCEL_SRC/meson.build'" \
+    "migration-accel,id=ma0,plugin=$MIGACCEL_SRC/meson.build"
+start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 1 to 1" \
+    "migration-accel,id=ma0,plugin=$bad/libbad-version.so"
+start_must_fail "missing install symbol" "does not export migaccel_plugin_install" \
+    "migration-accel,id=ma0,plugin=$bad/libno-install.so"
+start_must_fail "not a migaccel plugin" "does not export migaccel_plugin_version" \
+    "migration-accel,id=ma0,plugin=$bad/libno-version.so"
+start_must_fail "install refuses" "failed to install: test plugin refuses to install on purpose" \
+    "migration-accel,id=ma0,plugin=$bad/libinstall-fails.so"
+start_must_fail "missing plugin property" "Parameter 'plugin' is missing" \
+    "migration-accel,id=ma0"
+start_must_fail "invalid option value" "invalid value 'bogus' for trace-install (accepted: stock)" \
+    "migration-accel,id=ma0,plugin=$PLUGIN,trace-install=bogus"
+start_must_fail "unknown property" "Invalid parameter 'no-such-option'" \
+    "migration-accel,id=ma0,plugin=$PLUGIN,no-such-option=1"
+
+# Over QMP: failures leave the monitor usable, a good plugin then loads.
+qmp_in=$TEST_TMP/qmp-in
+cat >"$qmp_in" <<EOQ
+{"execute": "qmp_capabilities"}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "bad1", "plugin": "$bad/libbad-version.so"}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "bad2", "plugin": "/nonexistent/libx.so"}}
+{"execute": "query-status"}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma0", "plugin": "$PLUGIN", "transport": "socket"}}
+{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "trace-install"}}
+{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "transport"}}
+{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "stats"}}
+{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "wp-granularity", "value": "2M"}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma1", "plugin": "$PLUGIN"}}
+{"execute": "object-del", "arguments": {"id": "ma0"}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma2", "plugin": "$PLUGIN"}}
+{"execute": "query-status"}
+{"execute": "quit"}
+EOQ
+out=$TEST_TMP/qmp-out
+if ! timeout 60 "${qemu_base[@]}" -S -qmp stdio <"$qmp_in" >"$out" 2>"$TEST_TMP/qmp-err"; then
+    not_ok "QEMU under QMP exited with an error"
+fi
+# One reply line per command, in order, after the greeting.
+reply() { sed -n "$(($1 + 2))p" "$out"; }
+check_reply() { # N NAME TEXT
+    if reply "$1" | grep -qF -- "$3"; then ok "$2"; else not_ok "$2: reply was: $(reply "$1")"; fi
+}
+check_reply 1 "QMP object-add of wrong version fails" "uses API version 999"
+check_reply 2 "QMP object-add of a missing file fails" "cannot load plugin '/nonexistent/libx.so'"
+check_reply 3 "monitor still usable after failed loads" '"status": "prelaunch"'
+check_reply 4 "QMP object-add of the plugin succeeds" '{"return": {}}'
+check_reply 5 "qom-get of an option returns the value in force" '{"return": "stock"}'
+check_reply 6 "qom-get of a set option" '{"return": "socket"}'
+check_reply 7 "stats property carries the API version" '"api_version": 1'
+check_reply 8 "qom-set of an unimplemented value is refused" "wp-granularity=2M is not implemented"
+check_reply 9 "a second accelerator is refused" "already loaded"
+check_reply 10 "object-del of an idle accelerator" '{"return": {}}'
+check_reply 11 "loading again after object-del" '{"return": {}}'
+check_reply 12 "QEMU still usable at the end" '"status": "prelaunch"'
+finish
