@@ -4,15 +4,24 @@
 #                                   -> build/qemu/qemu-system-x86_64
 #   scripts/build-qemu.sh --stock   unpatched Debian QEMU, for side-by-side runs
 #                                   -> build/qemu-stock/qemu-system-x86_64
+#   scripts/build-qemu.sh --without NNNN
+#                                   the series without patch NNNN, to show
+#                                   what that patch fixes
+#                                   -> build/qemu-without-NNNN/qemu-system-x86_64
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/qemu-version.sh"
 
 flavour=patched
+without=
 case "${1:-}" in
 --stock) flavour=stock ;;
+--without)
+    without=${2:?--without needs a patch number such as 0001}
+    flavour=without-$without
+    ;;
 "") ;;
-*) echo "usage: $0 [--stock]" >&2; exit 2 ;;
+*) echo "usage: $0 [--stock | --without NNNN]" >&2; exit 2 ;;
 esac
 
 pristine="$top/subprojects/$MIGACCEL_QEMU_SERIES-src"
@@ -21,6 +30,10 @@ pristine="$top/subprojects/$MIGACCEL_QEMU_SERIES-src"
 if [ "$flavour" = stock ]; then
     src="$pristine"
     bld="$top/build/qemu-stock"
+elif [ -n "$without" ]; then
+    src="$top/subprojects/$MIGACCEL_QEMU_SERIES-$flavour"
+    bld="$top/build/qemu-$flavour"
+    "$top/scripts/apply-patches.sh" "$pristine" "$src" "$without"
 else
     src="$top/subprojects/$MIGACCEL_QEMU_SERIES"
     bld="$top/build/qemu"

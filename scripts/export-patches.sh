@@ -17,6 +17,6 @@ git -C "$tree" format-patch -q --no-signature --zero-commit --no-numbered \
     -o "$pdir" "$base..HEAD"
 (cd "$pdir" && ls -1 *.patch) > "$pdir/series"
 # The tree now matches the series: record it so build-qemu.sh keeps it.
-sum=$( (cat "$top/subprojects/$MIGACCEL_QEMU_SERIES-src/.migaccel-fetched"; cd "$pdir" && cat series $(cat series)) | sha256sum | cut -c1-16)
+sum=$( (cat "$top/subprojects/$MIGACCEL_QEMU_SERIES-src/.migaccel-fetched"; echo "skip="; cd "$pdir" && cat series $(cat series)) | sha256sum | cut -c1-16)
 echo "$sum" > "$tree/.migaccel-patched"
 cat "$pdir/series"
