@@ -32,6 +32,17 @@ static void test_options_defaults(void)
     g_assert_cmpint(migaccel_option_lookup("nope"), ==, -1);
 }
 
+static void test_options_cover_qemu_properties(void)
+{
+    /* Every option the migration-accel object forwards must be known here */
+    static const char *const forwarded[] = { MIGACCEL_OPTIONS };
+
+    g_assert_cmpuint(G_N_ELEMENTS(forwarded), ==, MIGACCEL_OPT__MAX);
+    for (size_t i = 0; i < G_N_ELEMENTS(forwarded); i++) {
+        g_assert_cmpint(migaccel_option_lookup(forwarded[i]), >=, 0);
+    }
+}
+
 static void test_options_errors(void)
 {
     MigAccelOptions opts;
@@ -253,6 +264,8 @@ int main(int argc, char **argv)
     plugin_path = argv[1];
     g_test_add_func("/options/defaults", test_options_defaults);
     g_test_add_func("/options/errors", test_options_errors);
+    g_test_add_func("/options/cover-qemu-properties",
+                    test_options_cover_qemu_properties);
     g_test_add_func("/stats/phases", test_stats_phases);
     g_test_add_func("/stats/end-without-begin", test_stats_end_without_begin);
     g_test_add_func("/abi/install", test_abi_install);
