@@ -12,7 +12,7 @@ MIGACCEL_DEBS=(
     # firmware and option ROMs the +dfsg source does not ship
     seabios qemu-system-data
     # plugin and driver
-    libjson-glib-dev libxxhash-dev
+    libjson-glib-dev libxxhash-dev libzstd-dev libroaring-dev
     # test guests
     busybox-static cpio gzip binutils libc6-dev
     # tests
