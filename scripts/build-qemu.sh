@@ -40,13 +40,7 @@ else
     "$top/scripts/apply-patches.sh" "$pristine" "$src"
 fi
 
-configure_args=(
-    --target-list=x86_64-softmmu
-    --enable-kvm --enable-tcg --enable-linux-io-uring --enable-slirp
-    --enable-fdt=system --disable-docs --disable-user
-    --without-default-features
-    --prefix="$bld/install"
-)
+configure_args=("${MIGACCEL_QEMU_CONFIGURE_ARGS[@]}" --prefix="$bld/install")
 stamp="$bld/.migaccel-configured"
 want="$(cat "$pristine/.migaccel-fetched") ${configure_args[*]}"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

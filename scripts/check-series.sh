@@ -19,9 +19,7 @@ git_q=(git -C "$src" -c user.name=migaccel -c user.email=migaccel@localhost)
 "${git_q[@]}" add -A -f .
 "${git_q[@]}" commit -q -m base
 mkdir -p "$bld"
-(cd "$bld" && "$src/configure" --target-list=x86_64-softmmu --enable-kvm --enable-tcg \
-    --enable-linux-io-uring --enable-slirp --enable-fdt=system --disable-docs \
-    --disable-user --without-default-features) >"$bld.configure.log" 2>&1
+(cd "$bld" && "$src/configure" "${MIGACCEL_QEMU_CONFIGURE_ARGS[@]}") >"$bld.configure.log" 2>&1
 while read -r p; do
     case "$p" in ''|'#'*) continue ;; esac
     "${git_q[@]}" am -q "$pdir/$p"
