@@ -8,11 +8,13 @@ void guestlog_stats_init(GuestLogStats *st)
 {
     memset(st, 0, sizeof(*st));
     st->corrupt_samples = g_ptr_array_new_with_free_func(g_free);
+    st->gap_samples = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
 }
 
 void guestlog_stats_clear(GuestLogStats *st)
 {
     g_clear_pointer(&st->corrupt_samples, g_ptr_array_unref);
+    g_clear_pointer(&st->gap_samples, g_ptr_array_unref);
     g_clear_pointer(&st->first_oops, g_free);
 }
 
@@ -65,6 +67,7 @@ static gboolean field_u64(const char *line, const char *key, guint64 *out)
 static void scan_sec_line(const char *line, GuestLogStats *st)
 {
     const char *g = strstr(line, "gaps_us=");
+    GArray *gaps;
     guint64 v;
 
     st->sec_lines++;
@@ -78,6 +81,7 @@ static void scan_sec_line(const char *line, GuestLogStats *st)
         return;
     }
     /* gaps_us=<g0>,<g1>,... one per workload thread */
+    gaps = g_array_new(FALSE, FALSE, sizeof(guint64));
     for (const char *p = g + strlen("gaps_us="); g_ascii_isdigit(*p);) {
         char *end = NULL;
 
@@ -86,11 +90,17 @@ static void scan_sec_line(const char *line, GuestLogStats *st)
             st->max_gap_us = v;
         }
         st->have_gap = TRUE;
+        g_array_append_val(gaps, v);
         p = end;
         if (*p != ',') {
             break;
         }
         p++;
+    }
+    if (gaps->len) {
+        g_ptr_array_add(st->gap_samples, gaps);
+    } else {
+        g_array_unref(gaps);
     }
 }
 

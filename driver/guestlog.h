@@ -20,6 +20,9 @@ typedef struct {
     guint oops_lines;       /* crash signs: "BUG:", "Kernel panic", "mig: EXIT", ... */
     char *first_oops;       /* the first of them */
     GPtrArray *corrupt_samples;  /* first few CORRUPT lines (char*) */
+    /* One GArray of guint64 per sec line with a gaps_us= field, in log
+     * order: that line's gaps (us), one per workload thread. */
+    GPtrArray *gap_samples;
 } GuestLogStats;
 
 void guestlog_stats_init(GuestLogStats *st);

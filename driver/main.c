@@ -21,6 +21,7 @@
 #include "progress.h"
 #include "qmp.h"
 #include "report.h"
+#include "threadcpu.h"
 #include "util.h"
 #include "vm.h"
 
@@ -33,6 +34,8 @@
 #define SURVIVE_GRACE_MS        3000
 #define DST_SETTLE_TIMEOUT_S    30.0
 #define INCOMING_BIND_ATTEMPTS  5
+#define COMPLETION_SETTLE_TRIES 100
+#define COMPLETION_SETTLE_MS    20
 
 typedef struct {
     Config *cfg;
@@ -47,6 +50,9 @@ typedef struct {
     /* serial offsets bracketing the final migration on the source */
     goffset src_mig_start;
     goffset src_mig_end;
+    /* serial offsets bracketing the --baseline-seconds window */
+    goffset src_base_start;
+    goffset src_base_end;
 } Driver;
 
 typedef struct {
@@ -152,6 +158,10 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     add_arg(a, cfg->mem);
     add_arg(a, "-smp");
     add_argf(a, "%d", cfg->smp);
+    /* Name QEMU's threads ("CPU 0/TCG", "live_migration", ...) so the
+     * source's vCPU threads can be told apart in /proc for their CPU time. */
+    add_arg(a, "-name");
+    add_arg(a, "debug-threads=on");
     add_arg(a, "-accel");
     /* Plain "tcg" means multi-threaded TCG; anything else goes as given. */
     add_arg(a, g_str_equal(cfg->accel, "tcg") ? "tcg,thread=multi" : cfg->accel);
@@ -443,6 +453,8 @@ static gboolean start_pair(Driver *d, GError **error)
     if (!d->src) {
         return FALSE;
     }
+    /* We know its pid: its vCPU threads' CPU time can be read from /proc. */
+    d->report->have_vcpu_cpu = TRUE;
     d->dst = start_vm(d, "dst", TRUE, error);
     if (!d->dst) {
         return FALSE;
@@ -517,6 +529,44 @@ static gboolean wait_guest_ready(Driver *d, GError **error)
     return TRUE;
 }
 
+/* The source's vCPU threads, or NULL when it was attached (no pid). */
+static ThreadCpuSnapshot *src_vcpu_snapshot(Driver *d)
+{
+    return vm_owned(d->src) ? threadcpu_snapshot(d->src->pid, THREADCPU_VCPU_PREFIX) : NULL;
+}
+
+/* --baseline-seconds: the same guest, not migrating. Records the source
+ * serial offsets and vCPU thread CPU at both ends of the window. */
+static gboolean run_baseline(Driver *d, GError **error)
+{
+    Report *r = d->report;
+    double secs = d->cfg->baseline_seconds;
+    g_autoptr(ThreadCpuSnapshot) cpu0 = NULL;
+    g_autoptr(ThreadCpuSnapshot) cpu1 = NULL;
+
+    drv_log("baseline: %.1f s of the guest running without migration", secs);
+    d->src_base_start = guestlog_size(d->src->serial_path);
+    cpu0 = src_vcpu_snapshot(d);
+    if (!watch_sleep(d, (guint)(secs * 1000), error)) {
+        return FALSE;
+    }
+    d->src_base_end = guestlog_size(d->src->serial_path);
+    cpu1 = src_vcpu_snapshot(d);
+    threadcpu_window_set(&r->vcpu_baseline, cpu0, cpu1);
+    if (d->src->serial_path) {
+        r->have_baseline = TRUE;
+        guestlog_scan(d->src->serial_path, d->src_base_start, d->src_base_end,
+                      &r->src_baseline, NULL);
+        if (r->src_baseline.have_gap) {
+            drv_log("baseline: %u sec lines, max gap %" G_GUINT64_FORMAT " us",
+                    r->src_baseline.gap_samples->len, r->src_baseline.max_gap_us);
+        } else {
+            drv_log("baseline: no 'mig: sec=' lines with gaps in the window");
+        }
+    }
+    return TRUE;
+}
+
 /* ---- migration --------------------------------------------------------------- */
 
 static gboolean status_is_terminal(const char *status)
@@ -564,6 +614,36 @@ static void record_final(MigAttempt *a, JsonObject *qm, double elapsed)
 }
 
 /*
+ * QEMU 7.2 sets "completed" on the migration thread (migration_completion)
+ * before it takes the iothread lock to fill in total-time and downtime
+ * (migration_calculate_complete): a query-migrate in between answers
+ * "completed" with both 0. Asks again until they are set, briefly.
+ */
+static JsonNode *settled_completion(Driver *d, JsonNode *ret)
+{
+    for (int i = 0; i < COMPLETION_SETTLE_TRIES; i++) {
+        JsonObject *qm = json_node_get_object(ret);
+        JsonNode *again;
+
+        if (g_strcmp0(qmp_get_string(qm, "status", NULL), "completed") != 0 ||
+            qmp_get_int(qm, "total-time", 0) > 0) {
+            break;
+        }
+        /* On a signal keep this reply: the caller sees the flag soon. */
+        if (!drv_sleep_ms(COMPLETION_SETTLE_MS, NULL)) {
+            break;
+        }
+        again = vm_cmd(d->src, "query-migrate", NULL, NULL);
+        if (!again) {
+            break;
+        }
+        json_node_unref(ret);
+        ret = again;
+    }
+    return ret;
+}
+
+/*
  * Issues "migrate" and polls query-migrate every POLL_INTERVAL_MS until a
  * terminal status, applying @action (cancel/kill-dst) after --after
  * seconds. Returns FALSE only for driver-level errors; a failed or
@@ -575,10 +655,15 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     g_autoptr(JsonObject) args = json_object_new();
     Progress progress;
     gboolean acted = (action == SCENARIO_NORMAL);
+    gboolean converging = cfg->converge_after <= 0;
     gboolean ok = FALSE;
     gint64 t0;
+    g_autoptr(ThreadCpuSnapshot) cpu0 = NULL;
+    g_autoptr(ThreadCpuSnapshot) cpu1 = NULL;
 
+    threadcpu_window_clear(&d->report->vcpu_migration);
     d->src_mig_start = guestlog_size(d->src->serial_path);
+    cpu0 = src_vcpu_snapshot(d);
     json_object_set_string_member(args, "uri", d->incoming_uri);
     t0 = drv_now_us();
     if (!vm_cmd_simple(d->src, "migrate", args, error)) {
@@ -595,6 +680,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
         if (!ret) {
             break;
         }
+        ret = settled_completion(d, ret);
         qm = json_node_get_object(ret);
         status = qmp_get_string(qm, "status", "?");
         if (qmp_lookup(qm, "expected-downtime")) {
@@ -609,6 +695,17 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
             record_final(a, qm, elapsed);
             ok = TRUE;
             break;
+        }
+        if (!converging && elapsed >= cfg->converge_after) {
+            g_autoptr(JsonObject) p = json_object_new();
+
+            converging = TRUE;
+            json_object_set_int_member(p, "downtime-limit", cfg->converge_downtime_limit);
+            drv_log("%.1f s of precopy: downtime-limit %" G_GINT64_FORMAT " ms so it completes",
+                    elapsed, cfg->converge_downtime_limit);
+            if (!vm_cmd_simple(d->src, "migrate-set-parameters", p, error)) {
+                break;
+            }
         }
         if (!acted && elapsed >= cfg->after) {
             acted = TRUE;
@@ -638,6 +735,8 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     }
     progress_finish(&progress);
     d->src_mig_end = guestlog_size(d->src->serial_path);
+    cpu1 = src_vcpu_snapshot(d);
+    threadcpu_window_set(&d->report->vcpu_migration, cpu0, cpu1);
     if (!a->status) {
         /* Driver-level error (timeout, QMP failure, signal): keep what we saw. */
         a->status = g_strdup(a->last_active ? qmp_get_string(a->last_active, "status", "unknown")
@@ -1070,6 +1169,13 @@ static gboolean drive(Driver *d, GError **error)
             return FALSE;
         }
         phase_end(d, &t, "warmup");
+    }
+    if (cfg->baseline_seconds > 0) {
+        phase_begin(&t);
+        if (!run_baseline(d, error)) {
+            return FALSE;
+        }
+        phase_end(d, &t, "baseline");
     }
     if (!configure_pair(d, error)) {
         return FALSE;

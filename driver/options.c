@@ -250,8 +250,11 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
     if (scenario_bandwidth && cfg->scenario == SCENARIO_NORMAL) {
         return usage_error(error, "--scenario-bandwidth needs --scenario cancel or kill-dst");
     }
-    if (cfg->downtime_limit < 0) {
-        return usage_error(error, "--downtime-limit must be >= 0");
+    if (cfg->downtime_limit < 0 || cfg->converge_downtime_limit < 0) {
+        return usage_error(error, "--downtime-limit and --converge-downtime-limit must be >= 0");
+    }
+    if (cfg->converge_after < 0) {
+        return usage_error(error, "--converge-after must be >= 0");
     }
     if (!check_pairs("--capability", cfg->capabilities, on_off, error) ||
         !check_pairs("--param", cfg->params, NULL, error)) {
@@ -261,6 +264,9 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
         cfg->ready_timeout <= 0 || cfg->migrate_timeout < 0) {
         return usage_error(error, "--after and --ready-timeout must be > 0; --warmup, "
                            "--post-run and --migrate-timeout >= 0");
+    }
+    if (cfg->baseline_seconds < 0 || cfg->baseline_seconds > 86400) {
+        return usage_error(error, "--baseline-seconds must be between 0 and 86400");
     }
     if (!validate_external(cfg, error)) {
         return FALSE;
@@ -321,6 +327,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "(default: \"mig: READY\", \"A\" with --bootblock)", "STRING" },
         { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->warmup,
           "Seconds to let the guest run after it is ready (default: 2)", "SECONDS" },
+        { "baseline-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->baseline_seconds,
+          "After the warmup, measure the guest's per-second write gaps and the source's "
+          "vCPU thread CPU time for this long without migrating, as a baseline for the "
+          "same numbers during migration (default: 0 = off)", "SECONDS" },
         { "ready-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->ready_timeout,
           "Give up waiting for --wait-serial after this long (default: 300)", "SECONDS" },
         { "max-bandwidth", 0, 0, G_OPTION_ARG_STRING, &bandwidth,
@@ -330,6 +340,11 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "when interrupted; the retry uses --max-bandwidth", "BYTES_PER_S" },
         { "downtime-limit", 0, 0, G_OPTION_ARG_INT64, &cfg->downtime_limit,
           "Maximum downtime in ms (default: 300)", "MS" },
+        { "converge-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->converge_after,
+          "Keep precopy iterating this long (with a small --downtime-limit), then raise "
+          "the limit to --converge-downtime-limit so it completes (default: off)", "SECONDS" },
+        { "converge-downtime-limit", 0, 0, G_OPTION_ARG_INT64, &cfg->converge_downtime_limit,
+          "Downtime limit set by --converge-after (default: 10000)", "MS" },
         { "capability", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->capabilities,
           "Migration capability on both sides (repeatable; 'events' is always on)", "NAME=on|off" },
         { "param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->params,
@@ -368,6 +383,7 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
     cfg->warmup = 2.0;
     cfg->ready_timeout = 300.0;
     cfg->downtime_limit = 300;
+    cfg->converge_downtime_limit = 10000;
     cfg->migrate_timeout = 600.0;
     cfg->after = 1.0;
     cfg->post_run = 3.0;

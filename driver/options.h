@@ -37,11 +37,14 @@ typedef struct {
     char *wait_serial;
     double warmup;
     double ready_timeout;
+    double baseline_seconds; /* not-migrating window before migrate; 0 = off */
 
     /* migration */
     guint64 max_bandwidth;
     guint64 scenario_bandwidth; /* first, interrupted attempt; 0 = max_bandwidth */
     gint64 downtime_limit;
+    double converge_after;   /* raise the downtime limit after this long; 0 = off */
+    gint64 converge_downtime_limit;
     char **capabilities;     /* NAME=on|off */
     char **params;           /* NAME=VALUE */
     double migrate_timeout;

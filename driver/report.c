@@ -32,6 +32,7 @@ Report *report_new(const Config *cfg)
     r->failures = g_ptr_array_new_with_free_func(g_free);
     guestlog_stats_init(&r->src_during);
     guestlog_stats_init(&r->dst_after);
+    guestlog_stats_init(&r->src_baseline);
     return r;
 }
 
@@ -50,6 +51,9 @@ void report_free(Report *r)
     g_free(r->accel_dst_error);
     guestlog_stats_clear(&r->src_during);
     guestlog_stats_clear(&r->dst_after);
+    guestlog_stats_clear(&r->src_baseline);
+    threadcpu_window_clear(&r->vcpu_baseline);
+    threadcpu_window_clear(&r->vcpu_migration);
     g_free(r->guest_detail);
     mem_compare_clear(&r->cmp);
     g_free(r->verify_error);
@@ -291,6 +295,50 @@ static void print_guest(FILE *out, Report *r)
         r->guest_detail ? ": " : "", r->guest_detail ? r->guest_detail : "");
 }
 
+static void print_window(FILE *out, const char *name, const GuestLogStats *gaps,
+                         gboolean have_gaps, const ThreadCpuWindow *cpu)
+{
+    g_autofree char *gap = NULL;
+
+    if (!have_gaps) {
+        gap = g_strdup("no serial log");
+    } else if (gaps->have_gap) {
+        gap = g_strdup_printf("max gap %" G_GUINT64_FORMAT " us (%u sec lines)",
+                              gaps->max_gap_us, gaps->gap_samples->len);
+    } else {
+        gap = g_strdup("max gap - (no sec lines)");
+    }
+    if (!cpu->valid) {
+        row(out, name, "%s", gap);
+        return;
+    }
+    row(out, name, "%.2f s wall; %s", cpu->wall_ms / 1000, gap);
+    if (cpu->threads->len == 0) {
+        row(out, "", "no 'CPU ...' threads found in /proc");
+    }
+    for (guint i = 0; i < cpu->threads->len; i++) {
+        const ThreadCpuUse *t = &g_array_index(cpu->threads, ThreadCpuUse, i);
+        g_autofree char *label = g_strdup_printf("  %s", t->name);
+
+        row(out, label, "%.0f ms CPU (%.1f%% of wall)", t->cpu_ms,
+            cpu->wall_ms > 0 ? 100.0 * t->cpu_ms / cpu->wall_ms : 0.0);
+    }
+}
+
+/* Baseline (not migrating) vs migration: guest write gaps, vCPU CPU. */
+static void print_windows(FILE *out, Report *r)
+{
+    if (!r->have_baseline && !r->vcpu_baseline.valid && !r->vcpu_migration.valid) {
+        return;
+    }
+    fprintf(out, "source: guest write gaps and vCPU thread host CPU:\n");
+    if (r->cfg->baseline_seconds > 0) {
+        print_window(out, "baseline (not migrating)", &r->src_baseline, r->have_baseline,
+                     &r->vcpu_baseline);
+    }
+    print_window(out, "migration", &r->src_during, r->have_src_log, &r->vcpu_migration);
+}
+
 void report_print(Report *r, FILE *out)
 {
     const Config *cfg = r->cfg;
@@ -311,6 +359,10 @@ void report_print(Report *r, FILE *out)
     }
     row(out, "max-bandwidth", "%" G_GUINT64_FORMAT " B/s", cfg->max_bandwidth);
     row(out, "downtime-limit", "%" G_GINT64_FORMAT " ms", cfg->downtime_limit);
+    if (cfg->converge_after > 0) {
+        row(out, "converge after", "%.1f s (then %" G_GINT64_FORMAT " ms)", cfg->converge_after,
+            cfg->converge_downtime_limit);
+    }
 
     for (guint i = 0; i < r->attempts->len; i++) {
         print_attempt(out, g_ptr_array_index(r->attempts, i));
@@ -334,6 +386,7 @@ void report_print(Report *r, FILE *out)
     }
     if (final) {
         print_guest(out, r);
+        print_windows(out, r);
     }
     if (r->verify != CHECK_SKIPPED || cfg->verify) {
         g_autofree char *line = report_verify_line(r);
@@ -491,6 +544,8 @@ static void add_config(JsonBuilder *b, Report *r)
     json_builder_add_int_value(b, (gint64)cfg->max_bandwidth);
     json_builder_set_member_name(b, "downtime_limit_ms");
     json_builder_add_int_value(b, cfg->downtime_limit);
+    json_builder_set_member_name(b, "converge_after_s");
+    json_builder_add_double_value(b, cfg->converge_after);
     add_strv(b, "capabilities", cfg->capabilities);
     add_strv(b, "params", cfg->params);
     add_string_or_null(b, "scenario", scenario_name(cfg->scenario));
@@ -533,6 +588,23 @@ static void add_gap(JsonBuilder *b, const char *name, const GuestLogStats *st)
     }
 }
 
+/* [[g0,g1,...], ...]: one list per sec line, one gap (us) per thread */
+static void add_gap_samples(JsonBuilder *b, const char *name, const GuestLogStats *st)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_begin_array(b);
+    for (guint i = 0; i < st->gap_samples->len; i++) {
+        GArray *gaps = g_ptr_array_index(st->gap_samples, i);
+
+        json_builder_begin_array(b);
+        for (guint j = 0; j < gaps->len; j++) {
+            json_builder_add_int_value(b, (gint64)g_array_index(gaps, guint64, j));
+        }
+        json_builder_end_array(b);
+    }
+    json_builder_end_array(b);
+}
+
 static void add_guest(JsonBuilder *b, Report *r)
 {
     json_builder_set_member_name(b, "guest");
@@ -571,6 +643,60 @@ static void add_guest(JsonBuilder *b, Report *r)
         json_builder_add_string_value(b, g_ptr_array_index(r->dst_after.corrupt_samples, i));
     }
     json_builder_end_array(b);
+    json_builder_set_member_name(b, "baseline");
+    if (r->cfg->baseline_seconds > 0 && r->have_baseline) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "seconds");
+        json_builder_add_double_value(b, r->cfg->baseline_seconds);
+        add_gap_samples(b, "gap_samples_us", &r->src_baseline);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    if (r->have_src_log) {
+        add_gap_samples(b, "migration_gap_samples_us", &r->src_during);
+    } else {
+        json_builder_set_member_name(b, "migration_gap_samples_us");
+        json_builder_add_null_value(b);
+    }
+    json_builder_end_object(b);
+}
+
+static void add_cpu_window(JsonBuilder *b, const char *name, const ThreadCpuWindow *w)
+{
+    json_builder_set_member_name(b, name);
+    if (!w->valid) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "wall_ms");
+    json_builder_add_double_value(b, w->wall_ms);
+    json_builder_set_member_name(b, "threads");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < w->threads->len; i++) {
+        const ThreadCpuUse *t = &g_array_index(w->threads, ThreadCpuUse, i);
+
+        json_builder_begin_object(b);
+        add_string_or_null(b, "name", t->name);
+        json_builder_set_member_name(b, "cpu_ms");
+        json_builder_add_double_value(b, t->cpu_ms);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+}
+
+/* Omitted entirely when the source was attached (no pid to read). */
+static void add_vcpu_threads(JsonBuilder *b, Report *r)
+{
+    if (!r->have_vcpu_cpu) {
+        return;
+    }
+    json_builder_set_member_name(b, "src_vcpu_threads");
+    json_builder_begin_object(b);
+    add_cpu_window(b, "baseline", &r->vcpu_baseline);
+    add_cpu_window(b, "migration", &r->vcpu_migration);
     json_builder_end_object(b);
 }
 
@@ -640,6 +766,7 @@ static JsonNode *report_to_json(Report *r)
     json_builder_end_object(b);
     add_accel(b, r);
     add_guest(b, r);
+    add_vcpu_threads(b, r);
     add_verify(b, r);
     json_builder_set_member_name(b, "timings_s");
     json_builder_begin_object(b);

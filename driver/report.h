@@ -9,6 +9,7 @@
 #include "guestlog.h"
 #include "memverify.h"
 #include "options.h"
+#include "threadcpu.h"
 
 typedef enum {
     CHECK_SKIPPED,
@@ -54,6 +55,17 @@ typedef struct {
     GuestLogStats dst_after;    /* after switchover (post-run) */
     CheckState guest_check;
     char *guest_detail;
+
+    /* --baseline-seconds: the same guest, not migrating, before migrate */
+    gboolean have_baseline;     /* src_baseline was scanned */
+    GuestLogStats src_baseline;
+
+    /* host CPU of the source QEMU's vCPU threads (spawned source only):
+     * the baseline window and the final migration (migrate .. terminal
+     * status, as src_mig_start/src_mig_end) */
+    gboolean have_vcpu_cpu;
+    ThreadCpuWindow vcpu_baseline;
+    ThreadCpuWindow vcpu_migration;
 
     /* --verify */
     CheckState verify;

@@ -15,7 +15,7 @@ typedef struct OptionSpec {
 
 static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_TRACE_INSTALL] = {
-        "trace-install", { "stock" }, { "loose" } },
+        "trace-install", { "stock", "loose" }, { 0 } },
     [MIGACCEL_OPT_WP_GRANULARITY] = {
         "wp-granularity", { "4K" }, { "1G", "2M" } },
     [MIGACCEL_OPT_SWITCHOVER] = {

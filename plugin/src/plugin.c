@@ -1,9 +1,10 @@
 /*
  * migaccel plugin entry point: the only exported symbols live here.
  *
- * This version keeps QEMU's stock migration behaviour (it answers DEFER
- * to every intercepting hook) and measures it: every hook call is counted
- * and every phase timed, readable with
+ * It answers DEFER to every intercepting hook, applies the trace-install
+ * policy (tracking.c) from the sync events, and measures: every hook call
+ * is counted, every phase timed, every vCPU's tracking stalls summed,
+ * readable with
  *   qom-get path=/objects/<id> property=stats
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "migaccel.h"
 #include "options.h"
 #include "stats.h"
+#include "tracking.h"
 #include "uring_probe.h"
 
 MIGACCEL_EXPORT const uint32_t migaccel_plugin_version = MIGACCEL_API_VERSION;
@@ -22,6 +24,7 @@ typedef struct MigAccelState {
     const MigAccelHost *host;
     MigAccelOptions options;
     MigAccelStats stats;
+    MigAccelTracking tracking;
     MigAccelUringProbe uring;
 } MigAccelState;
 
@@ -34,8 +37,15 @@ static int plugin_set_option(void *opaque, const char *name,
                              const char *value, char **errmsg)
 {
     MigAccelState *s = opaque;
+    int ret = migaccel_option_set(&s->options, name, value, errmsg);
 
-    return migaccel_option_set(&s->options, name, value, errmsg);
+    if (ret == 0) {
+        migaccel_tracking_set_loose(
+            &s->tracking,
+            !strcmp(migaccel_option_get(&s->options,
+                                        MIGACCEL_OPT_TRACE_INSTALL), "loose"));
+    }
+    return ret;
 }
 
 static char *plugin_get_option(void *opaque, const char *name)
@@ -63,6 +73,7 @@ static void plugin_event(void *opaque, const MigAccelEventInfo *info)
         }
     }
     migaccel_stats_event(&s->stats, info, migaccel_now_ns());
+    migaccel_tracking_event(&s->tracking, info);
 }
 
 static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
@@ -74,6 +85,7 @@ static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
     fn("io_uring_available", s->uring.available, fn_opaque);
     fn("io_uring_send_zc", s->uring.has_send_zc, fn_opaque);
     migaccel_stats_foreach(&s->stats, fn, fn_opaque);
+    migaccel_tracking_foreach(&s->tracking, fn, fn_opaque);
 }
 
 static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
@@ -92,17 +104,18 @@ static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
 MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
                                             MigAccelPlugin *plugin)
 {
-    /* Members up to ramblock_dirty_bitmap exist since API version 1 */
+    /* The per-vCPU tracking services arrived with API version 2 */
     if (host->struct_size < sizeof(MigAccelHost) ||
         plugin->struct_size < sizeof(MigAccelPlugin)) {
         host->log(MIGACCEL_LOG_ERROR, "migaccel " MIGACCEL_VERSION
-                  ": QEMU's interface tables are older than API version 1");
+                  ": QEMU's interface tables are older than API version 2");
         return -ENOTSUP;
     }
 
     MigAccelState *s = g_new0(MigAccelState, 1);
     s->host = host;
     migaccel_options_init(&s->options);
+    migaccel_tracking_init(&s->tracking, host);
     migaccel_uring_probe(&s->uring);
     if (!s->uring.available) {
         host_logf(host, MIGACCEL_LOG_INFO,

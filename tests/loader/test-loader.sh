@@ -32,7 +32,7 @@ start_must_fail "nonexistent plugin path" "cannot load plugin '/nonexistent/libx
     "migration-accel,id=ma0,plugin=/nonexistent/libx.so"
 start_must_fail "file that is not a shared object" "cannot load plugin '$MIGACCEL_SRC/meson.build'" \
     "migration-accel,id=ma0,plugin=$MIGACCEL_SRC/meson.build"
-start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 1 to 1" \
+start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 1 to 2" \
     "migration-accel,id=ma0,plugin=$bad/libbad-version.so"
 start_must_fail "missing install symbol" "does not export migaccel_plugin_install" \
     "migration-accel,id=ma0,plugin=$bad/libno-install.so"
@@ -42,7 +42,7 @@ start_must_fail "install refuses" "failed to install: test plugin refuses to ins
     "migration-accel,id=ma0,plugin=$bad/libinstall-fails.so"
 start_must_fail "missing plugin property" "Parameter 'plugin' is missing" \
     "migration-accel,id=ma0"
-start_must_fail "invalid option value" "invalid value 'bogus' for trace-install (accepted: stock)" \
+start_must_fail "invalid option value" "invalid value 'bogus' for trace-install (accepted: stock, loose)" \
     "migration-accel,id=ma0,plugin=$PLUGIN,trace-install=bogus"
 start_must_fail "unknown property" "Invalid parameter 'no-such-option'" \
     "migration-accel,id=ma0,plugin=$PLUGIN,no-such-option=1"
@@ -62,6 +62,8 @@ cat >"$qmp_in" <<EOQ
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma1", "plugin": "$PLUGIN"}}
 {"execute": "object-del", "arguments": {"id": "ma0"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma2", "plugin": "$PLUGIN"}}
+{"execute": "object-del", "arguments": {"id": "ma2"}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "v1", "plugin": "$bad/libapi-v1.so"}}
 {"execute": "query-status"}
 {"execute": "quit"}
 EOQ
@@ -80,10 +82,12 @@ check_reply 3 "monitor still usable after failed loads" '"status": "prelaunch"'
 check_reply 4 "QMP object-add of the plugin succeeds" '{"return": {}}'
 check_reply 5 "qom-get of an option returns the value in force" '{"return": "stock"}'
 check_reply 6 "qom-get of a set option" '{"return": "socket"}'
-check_reply 7 "stats property carries the API version" '"api_version": 1'
+check_reply 7 "stats property carries the API version" '"api_version": 2'
 check_reply 8 "qom-set of an unimplemented value is refused" "wp-granularity=2M is not implemented"
 check_reply 9 "a second accelerator is refused" "already loaded"
 check_reply 10 "object-del of an idle accelerator" '{"return": {}}'
 check_reply 11 "loading again after object-del" '{"return": {}}'
-check_reply 12 "QEMU still usable at the end" '"status": "prelaunch"'
+check_reply 12 "object-del again" '{"return": {}}'
+check_reply 13 "a plugin built for API version 1 still loads" '{"return": {}}'
+check_reply 14 "QEMU still usable at the end" '"status": "prelaunch"'
 finish

@@ -166,15 +166,225 @@ static void fake_log(MigAccelLogLevel level, const char *message)
     g_string_append_printf(host_log_text, "%d:%s\n", level, message);
 }
 
+/* A TCG VM with FAKE_VCPUS vCPUs that records what the plugin asks of it */
+#define FAKE_VCPUS 5
+static struct {
+    bool running;
+    bool owes[FAKE_VCPUS];
+    unsigned loose_begins, loose_ends, settles, kicks_at_once;
+    unsigned kicks[FAKE_VCPUS];
+    unsigned stats_resets;
+} fake;
+
+static MigAccelDirtyTracking fake_dirty_tracking(void)
+{
+    return MIGACCEL_TRACK_TCG;
+}
+
+static bool fake_vm_running(void)
+{
+    return fake.running;
+}
+
+static uint32_t fake_vcpu_count(void)
+{
+    return FAKE_VCPUS;
+}
+
+static bool fake_loose_sync_begin(void)
+{
+    g_assert_true(fake.running);
+    fake.loose_begins++;
+    for (int i = 0; i < FAKE_VCPUS; i++) {
+        fake.owes[i] = true;
+    }
+    return true;
+}
+
+static void fake_loose_sync_end(void)
+{
+    fake.loose_ends++;
+}
+
+static bool fake_vcpu_owes_rearm(uint32_t index)
+{
+    g_assert_cmpuint(index, <, FAKE_VCPUS);
+    return fake.owes[index];
+}
+
+static void fake_vcpu_kick_rearm(uint32_t index)
+{
+    g_assert_cmpuint(index, <, FAKE_VCPUS);
+    g_assert_true(fake.owes[index]);
+    fake.kicks[index]++;
+    fake.kicks_at_once++;
+}
+
+static uint64_t fake_settle_stopped_vcpus(void)
+{
+    g_assert_false(fake.running);
+    fake.settles++;
+    return 7;
+}
+
+static bool fake_vcpu_stats(uint32_t index, MigAccelVcpuStats *stats)
+{
+    if (index >= FAKE_VCPUS) {
+        return false;
+    }
+    stats->held_count = 1;
+    stats->held_ns_total = 1000 * (index + 1);
+    stats->held_ns_max = 100 * (index + 1);
+    stats->marked_pages = index;
+    return true;
+}
+
+static void fake_vcpu_stats_reset(void)
+{
+    fake.stats_resets++;
+}
+
 static void fake_host(MigAccelHost *host)
 {
     memset(host, 0, sizeof(*host));
+    memset(&fake, 0, sizeof(fake));
     host->struct_size = sizeof(*host);
     host->api_version = MIGACCEL_API_VERSION;
     host->qemu_version = "7.2.18";
     host->accelerator = MIGACCEL_ACCEL_TCG;
     host->target_page_bits = 12;
     host->log = fake_log;
+    host->dirty_tracking = fake_dirty_tracking;
+    host->vm_running = fake_vm_running;
+    host->vcpu_count = fake_vcpu_count;
+    host->loose_sync_begin = fake_loose_sync_begin;
+    host->loose_sync_end = fake_loose_sync_end;
+    host->vcpu_owes_rearm = fake_vcpu_owes_rearm;
+    host->vcpu_kick_rearm = fake_vcpu_kick_rearm;
+    host->settle_stopped_vcpus = fake_settle_stopped_vcpus;
+    host->vcpu_stats = fake_vcpu_stats;
+    host->vcpu_stats_reset = fake_vcpu_stats_reset;
+}
+
+static void send_event(MigAccelPlugin *plugin, MigAccelEvent ev,
+                       MigAccelEdge edge)
+{
+    MigAccelEventInfo info = { .struct_size = sizeof(info), .event = ev,
+                               .edge = edge };
+    plugin->event(plugin->opaque, &info);
+}
+
+static void sync_once(MigAccelPlugin *plugin)
+{
+    send_event(plugin, MIGACCEL_EV_SYNC, MIGACCEL_BEGIN);
+    send_event(plugin, MIGACCEL_EV_SYNC, MIGACCEL_END);
+}
+
+static MigAccelPlugin install_plugin(void **handle, MigAccelHost *host)
+{
+    MigAccelPlugin plugin = { .struct_size = sizeof(plugin) };
+
+    *handle = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
+    g_assert_nonnull(*handle);
+    migaccel_plugin_install_fn install =
+        (migaccel_plugin_install_fn)dlsym(*handle, "migaccel_plugin_install");
+    host_log_text = g_string_new(NULL);
+    fake_host(host);
+    g_assert_cmpint(install(host, &plugin), ==, 0);
+    return plugin;
+}
+
+static void test_tracking_stock(void)
+{
+    void *handle;
+    MigAccelHost host;
+    MigAccelPlugin plugin = install_plugin(&handle, &host);
+
+    /* the default: QEMU's own way, nothing asked of the host */
+    fake.running = true;
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    sync_once(&plugin);
+    send_event(&plugin, MIGACCEL_EV_SRC_ITERATE, MIGACCEL_BEGIN);
+    fake.running = false;
+    sync_once(&plugin);
+    g_assert_cmpuint(fake.stats_resets, ==, 1);
+    g_assert_cmpuint(fake.loose_begins + fake.loose_ends + fake.settles, ==, 0);
+
+    g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    plugin.stats_foreach(plugin.opaque, collect_stat, t);
+    g_assert_cmpuint(stat_of(t, "trace_install_loose"), ==, 0);
+    g_assert_cmpuint(stat_of(t, "trace_stock_syncs"), ==, 2);
+    g_assert_cmpuint(stat_of(t, "trace_loose_syncs"), ==, 0);
+    g_assert_cmpuint(stat_of(t, "vcpu4_held_ns_max"), ==, 500);
+    g_assert_cmpuint(stat_of(t, "vcpu_held_ns_max"), ==, 500);
+    g_assert_cmpuint(stat_of(t, "vcpu_held_ns_total"), ==, 15000);
+    g_assert_cmpuint(stat_of(t, "vcpu_held_count"), ==, FAKE_VCPUS);
+    g_assert_cmpuint(stat_of(t, "vcpu_marked_pages"), ==, 10);
+    plugin.uninstall(plugin.opaque);
+    g_string_free(host_log_text, TRUE);
+    dlclose(handle);
+}
+
+static void test_tracking_loose(void)
+{
+    void *handle;
+    MigAccelHost host;
+    MigAccelPlugin plugin = install_plugin(&handle, &host);
+    char *msg = NULL;
+
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "trace-install", "loose",
+                                      &msg), ==, 0);
+    fake.running = true;
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+
+    /* a precopy sync runs loose and kicks at most half of the vCPUs */
+    sync_once(&plugin);
+    g_assert_cmpuint(fake.loose_begins, ==, 1);
+    g_assert_cmpuint(fake.loose_ends, ==, 1);
+    g_assert_cmpuint(fake.kicks_at_once, ==, (FAKE_VCPUS + 1) / 2);
+
+    /* vCPU 3 re-armed on its own; the next iteration kicks the others */
+    fake.owes[3] = false;
+    for (int i = 0; i < FAKE_VCPUS; i++) {
+        if (fake.kicks[i]) {
+            fake.owes[i] = false;
+        }
+    }
+    fake.kicks_at_once = 0;
+    send_event(&plugin, MIGACCEL_EV_SRC_ITERATE, MIGACCEL_BEGIN);
+    for (int i = 0; i < FAKE_VCPUS; i++) {
+        unsigned want = i == 3 ? 0 : 1;
+
+        g_assert_cmpuint(fake.kicks[i], ==, want);
+    }
+    for (int i = 0; i < FAKE_VCPUS; i++) {
+        fake.owes[i] = false;
+    }
+    fake.kicks_at_once = 0;
+    send_event(&plugin, MIGACCEL_EV_SRC_ITERATE, MIGACCEL_BEGIN);
+    g_assert_cmpuint(fake.kicks_at_once, ==, 0);
+
+    /* stop-and-copy: settle the stragglers, then the stock sync */
+    fake.running = false;
+    sync_once(&plugin);
+    g_assert_cmpuint(fake.settles, ==, 1);
+    g_assert_cmpuint(fake.loose_begins, ==, 1);
+
+    g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    plugin.stats_foreach(plugin.opaque, collect_stat, t);
+    g_assert_cmpuint(stat_of(t, "trace_install_loose"), ==, 1);
+    g_assert_cmpuint(stat_of(t, "trace_loose_syncs"), ==, 1);
+    g_assert_cmpuint(stat_of(t, "trace_stock_syncs"), ==, 1);
+    g_assert_cmpuint(stat_of(t, "trace_kicks"), ==, FAKE_VCPUS - 1);
+    g_assert_cmpuint(stat_of(t, "trace_stopped_settle_pages"), ==, 7);
+    char *v = plugin.get_option(plugin.opaque, "trace-install");
+    g_assert_cmpstr(v, ==, "loose");
+    free(v);
+    plugin.uninstall(plugin.opaque);
+    g_string_free(host_log_text, TRUE);
+    dlclose(handle);
 }
 
 static void test_abi_install(void)
@@ -246,9 +456,10 @@ static void test_abi_refuses_old_tables(void)
     MigAccelPlugin plugin = { .struct_size = sizeof(plugin) };
     host_log_text = g_string_new(NULL);
     fake_host(&host);
-    host.struct_size = offsetof(MigAccelHost, ramblock_name);
+    /* a version 1 QEMU: no per-vCPU tracking services */
+    host.struct_size = offsetof(MigAccelHost, dirty_tracking);
     g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
-    g_assert_nonnull(strstr(host_log_text->str, "older than API version 1"));
+    g_assert_nonnull(strstr(host_log_text->str, "older than API version 2"));
     g_assert_null(plugin.opaque);
     g_string_free(host_log_text, TRUE);
     dlclose(handle);
@@ -270,5 +481,7 @@ int main(int argc, char **argv)
     g_test_add_func("/stats/end-without-begin", test_stats_end_without_begin);
     g_test_add_func("/abi/install", test_abi_install);
     g_test_add_func("/abi/refuses-old-tables", test_abi_refuses_old_tables);
+    g_test_add_func("/tracking/stock", test_tracking_stock);
+    g_test_add_func("/tracking/loose", test_tracking_loose);
     return g_test_run();
 }
