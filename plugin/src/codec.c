@@ -68,15 +68,52 @@ static const uint32_t crc32c_table[256] = {
     0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u
 };
 
-uint32_t migaccel_crc32c(uint32_t crc, const void *buf, size_t len)
+static uint32_t crc32c_bytes(uint32_t crc, const uint8_t *p, size_t len)
 {
-    const uint8_t *p = buf;
-
-    crc = ~crc;
     while (len--) {
         crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     }
-    return ~crc;
+    return crc;
+}
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+
+/* SSE4.2's crc32 instruction computes CRC32C: 8 bytes per instruction */
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+
+    for (; len >= 8; len -= 8, p += 8) {
+        uint64_t v;
+
+        memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+    }
+    return crc32c_bytes((uint32_t)c, p, len);
+}
+
+static bool have_sse42(void)
+{
+    static int cached = -1;
+
+    if (cached < 0) {
+        cached = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    }
+    return cached;
+}
+#endif
+
+uint32_t migaccel_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+    crc = ~crc;
+#if defined(__x86_64__)
+    if (have_sse42()) {
+        return ~crc32c_sse42(crc, buf, len);
+    }
+#endif
+    return ~crc32c_bytes(crc, buf, len);
 }
 
 /* Little-endian accessors, independent of the host byte order */
@@ -210,21 +247,85 @@ static int flush_pending(Writer *wr)
     return 0;
 }
 
+/*
+ * 0 if no page of the chunk is dirty, 1 if all are, -1 otherwise: an OR and
+ * an AND over the words, which the compiler vectorises, so empty and full
+ * chunks (most of a sparse or a fully dirty bitmap) cost a memory scan.
+ */
+static int chunk_uniform(const Chunk *ck)
+{
+    uint64_t any = 0, all = ~0ULL;
+    uint64_t last = ck->w[ck->nwords - 1] & ck->lastmask;
+
+    for (uint32_t i = 0; i + 1 < ck->nwords; i++) {
+        any |= ck->w[i];
+        all &= ck->w[i];
+    }
+    any |= last;
+    all &= last | ~ck->lastmask;
+    return !any ? 0 : all == ~0ULL ? 1 : -1;
+}
+
+/* Set pages and runs of set pages of a mixed chunk */
+#define CHUNK_COUNTS_BODY                                                   \
+    uint32_t pop = 0, nruns = 0;                                            \
+    uint64_t carry = 0;                                                     \
+                                                                            \
+    for (uint32_t i = 0; i < ck->nwords; i++) {                             \
+        uint64_t w = chunk_word(ck, i);                                     \
+                                                                            \
+        pop += (uint32_t)__builtin_popcountll(w);                           \
+        /* a run starts where a set bit follows a clear one */              \
+        nruns += (uint32_t)__builtin_popcountll(w & ~((w << 1) | carry));   \
+        carry = w >> 63;                                                    \
+    }                                                                       \
+    *pop_out = pop;                                                         \
+    *nruns_out = nruns;
+
+static void chunk_counts_generic(const Chunk *ck, uint32_t *pop_out,
+                                 uint32_t *nruns_out)
+{
+    CHUNK_COUNTS_BODY
+}
+
+#if defined(__x86_64__)
+/* The same with the popcnt instruction instead of libgcc's bit tricks */
+__attribute__((target("popcnt")))
+static void chunk_counts_popcnt(const Chunk *ck, uint32_t *pop_out,
+                                uint32_t *nruns_out)
+{
+    CHUNK_COUNTS_BODY
+}
+#endif
+
+static void chunk_counts(const Chunk *ck, uint32_t *pop, uint32_t *nruns)
+{
+#if defined(__x86_64__)
+    static int have_popcnt = -1;
+
+    if (have_popcnt < 0) {
+        have_popcnt = __builtin_cpu_supports("popcnt") ? 1 : 0;
+    }
+    if (have_popcnt) {
+        chunk_counts_popcnt(ck, pop, nruns);
+        return;
+    }
+#endif
+    chunk_counts_generic(ck, pop, nruns);
+}
+
 static int encode_chunk(Writer *wr, const Chunk *ck)
 {
     uint32_t pop = 0, nruns = 0;
-    uint64_t carry = 0;
     size_t runs_size, array_size, bits_size, size;
     int type, ret;
     uint8_t *p;
+    int uniform = chunk_uniform(ck);
 
-    for (uint32_t i = 0; i < ck->nwords; i++) {
-        uint64_t w = chunk_word(ck, i);
-
-        pop += (uint32_t)__builtin_popcountll(w);
-        /* a run starts where a set bit follows a clear one */
-        nruns += (uint32_t)__builtin_popcountll(w & ~((w << 1) | carry));
-        carry = w >> 63;
+    if (uniform >= 0) {
+        pop = uniform ? ck->bits : 0;
+    } else {
+        chunk_counts(ck, &pop, &nruns);
     }
 
     if (pop == 0 || pop == ck->bits) {
@@ -530,8 +631,12 @@ static int64_t walk(const uint8_t *in, size_t in_len, uint64_t nbits,
                 uint32_t n = nbytes - i < 8 ? nbytes - i : 8;
                 uint64_t w = 0;
 
-                for (uint32_t b = 0; b < n; b++) {
-                    w |= (uint64_t)in[pos + i + b] << (8 * b);
+                if (n == 8) {
+                    w = get64(in + pos + i);
+                } else {
+                    for (uint32_t b = 0; b < n; b++) {
+                        w |= (uint64_t)in[pos + i + b] << (8 * b);
+                    }
                 }
                 pop += __builtin_popcountll(w);
                 if (bits) {

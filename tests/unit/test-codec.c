@@ -403,6 +403,21 @@ static void test_golden(void)
     ssize_t n;
 
     g_assert_cmphex(migaccel_crc32c(0, "123456789", 9), ==, 0xe3069283);
+    /* 8 bytes at a time (SSE4.2) or one at a time, split anywhere: same CRC */
+    {
+        static const char text[] = "migaccel: the CRC32C of a longer text, "
+                                   "long enough for several 8-byte steps";
+        size_t len = sizeof(text) - 1;
+        uint32_t whole = migaccel_crc32c(0, text, len);
+
+        for (size_t cut = 0; cut <= len; cut++) {
+            g_assert_cmphex(migaccel_crc32c(migaccel_crc32c(0, text, cut),
+                                            text + cut, len - cut), ==, whole);
+        }
+        g_assert_cmphex(migaccel_crc32c(0, text + 3, len - 3), ==,
+                        migaccel_crc32c(migaccel_crc32c(0, text + 3, 1),
+                                        text + 4, len - 4));
+    }
     n = migaccel_bitmap_encode(bits, 100, out, sizeof(out));
     g_assert_cmpmem(out, n, want, sizeof(want));
 }
