@@ -17,6 +17,7 @@
 
 #include "guestlog.h"
 #include "memverify.h"
+#include "netprobe.h"
 #include "options.h"
 #include "progress.h"
 #include "qmp.h"
@@ -36,6 +37,13 @@
 #define INCOMING_BIND_ATTEMPTS  5
 #define COMPLETION_SETTLE_TRIES 100
 #define COMPLETION_SETTLE_MS    20
+#define NET_ECHO_PORT           7
+#define NET_READY_TIMEOUT_S     30.0
+/* After switchover the bridge must forward to the destination this soon. */
+#define NET_RELEARN_LIMIT_MS    1000.0
+/* Unicast to the guest that still reaches the source's tap one second
+ * after switchover: a few broadcasts (ARP) are fine, the ping stream not. */
+#define NET_STALE_TAP_PACKETS   5
 
 typedef struct {
     Config *cfg;
@@ -53,6 +61,7 @@ typedef struct {
     /* serial offsets bracketing the --baseline-seconds window */
     goffset src_base_start;
     goffset src_base_end;
+    NetProbe *net;           /* --net-client-netns, from guest ready to the end */
 } Driver;
 
 typedef struct {
@@ -109,10 +118,28 @@ static void add_guest_args(GPtrArray *a, const Config *cfg)
         add_arg(a, "-initrd");
         add_arg(a, cfg->initrd);
     }
-    if (cfg->append) {
+    if (cfg->append && config_has_net(cfg)) {
+        add_arg(a, "-append");
+        add_argf(a, "%s mig.ip=%s", cfg->append, cfg->net_guest_ip);
+    } else if (cfg->append) {
         add_arg(a, "-append");
         add_arg(a, cfg->append);
     }
+}
+
+/* One virtio-net NIC, same MAC on both sides, each QEMU on its own tap. */
+static void add_net_args(GPtrArray *a, const Config *cfg, gboolean incoming)
+{
+    g_autofree char *tap = opt_escape(incoming ? cfg->net_dst_tap : cfg->net_src_tap);
+
+    if (!config_has_net(cfg)) {
+        return;
+    }
+    add_arg(a, "-netdev");
+    add_argf(a, "tap,id=net0,ifname=%s,script=no,downscript=no", tap);
+    add_arg(a, "-device");
+    /* romfile=: no PXE ROM; the guest boots from -kernel */
+    add_argf(a, "virtio-net-pci,netdev=net0,mac=%s,romfile=", cfg->net_mac);
 }
 
 static void add_plugin_args(GPtrArray *a, const Config *cfg)
@@ -170,6 +197,7 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     add_arg(a, "-serial");
     add_argf(a, "file:%s", serial);
     add_guest_args(a, cfg);
+    add_net_args(a, cfg, incoming);
     add_plugin_args(a, cfg);
     for (guint i = 0; cfg->qemu_args && cfg->qemu_args[i]; i++) {
         add_arg(a, cfg->qemu_args[i]);
@@ -177,7 +205,11 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     if (incoming) {
         add_arg(a, "-incoming");
         add_arg(a, "defer");
-        add_arg(a, "-S");
+        /* Paused at switchover so --verify can compare memory, except when
+         * measuring the downtime users feel: then it runs at once. */
+        if (!config_has_net(cfg)) {
+            add_arg(a, "-S");
+        }
     }
     g_ptr_array_add(a, NULL);
     return a;
@@ -693,6 +725,9 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
         progress_update(&progress, qm, elapsed);
         if (status_is_terminal(status)) {
             record_final(a, qm, elapsed);
+            if (d->net && g_str_equal(status, "completed")) {
+                netprobe_mark_complete(d->net);
+            }
             ok = TRUE;
             break;
         }
@@ -1071,10 +1106,15 @@ static gboolean post_run(Driver *d, GError **error)
     g_autoptr(JsonNode) st = NULL;
     JsonObject *so;
 
-    if (!vm_cmd_simple(d->dst, "cont", NULL, error)) {
-        return FALSE;
+    if (config_has_net(d->cfg)) {
+        drv_log("%s: running since switchover; running for %.1f s", d->dst->name,
+                d->cfg->post_run);
+    } else {
+        if (!vm_cmd_simple(d->dst, "cont", NULL, error)) {
+            return FALSE;
+        }
+        drv_log("%s: resumed; running for %.1f s", d->dst->name, d->cfg->post_run);
     }
-    drv_log("%s: resumed; running for %.1f s", d->dst->name, d->cfg->post_run);
     /* A destination that dies now is the guest's failure (e.g. it crashed
      * and powered off), not the driver's: report it with the guest view. */
     d->dst_expendable = TRUE;
@@ -1170,6 +1210,22 @@ static gboolean drive(Driver *d, GError **error)
         }
         phase_end(d, &t, "warmup");
     }
+    if (config_has_net(cfg)) {
+        phase_begin(&t);
+        d->net = netprobe_start(&(NetProbeConfig) {
+                                    .client_netns = cfg->net_client_netns,
+                                    .guest_ip = cfg->net_guest_addr,
+                                    .guest_mac = cfg->net_mac,
+                                    .src_tap = cfg->net_src_tap,
+                                    .dst_tap = cfg->net_dst_tap,
+                                    .interval_ms = (guint)cfg->net_interval_ms,
+                                    .tcp_port = NET_ECHO_PORT,
+                                }, NET_READY_TIMEOUT_S, error);
+        if (!d->net) {
+            return FALSE;
+        }
+        phase_end(d, &t, "net-ready");
+    }
     if (cfg->baseline_seconds > 0) {
         phase_begin(&t);
         if (!run_baseline(d, error)) {
@@ -1182,6 +1238,9 @@ static gboolean drive(Driver *d, GError **error)
     }
 
     phase_begin(&t);
+    if (d->net) {
+        netprobe_mark_migration_start(d->net);
+    }
     a = report_add_attempt(r, cfg->scenario == SCENARIO_NORMAL ? "migration" :
                            cfg->scenario == SCENARIO_CANCEL ? "first attempt (cancel)" :
                            "first attempt (kill-dst)");
@@ -1226,6 +1285,69 @@ static gboolean drive(Driver *d, GError **error)
         phase_end(d, &t, "retry-migration");
     }
     return finish_migration(d, error);
+}
+
+/* What users would have seen, judged once the probe has stopped. */
+static void evaluate_net(Driver *d)
+{
+    Report *r = d->report;
+    const NetResult *n = &r->net;
+    guint64 expected_per_s = 1000u / (guint)d->cfg->net_interval_ms;
+
+    if (!n->tcp_survived) {
+        report_fail(r, "network: the client's TCP connection did not survive: %s",
+                    n->tcp_error ? n->tcp_error : "?");
+    }
+    if (n->port_before != NET_PORT_SRC) {
+        report_fail(r, "network: before migrating, the bridge forwarded the guest's MAC to %s, "
+                    "not the source tap", netport_name(n->port_before));
+    }
+    if (!n->completed) {
+        /* Cancelled or failed without a retry: nothing may have moved. */
+        if (n->moved_to_dst || n->port_at_end != NET_PORT_SRC) {
+            report_fail(r, "network: the guest's MAC moved to %s although the migration "
+                        "did not complete", netport_name(n->port_at_end));
+        }
+        if (n->pings_lost) {
+            report_fail(r, "network: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                        " pings lost although the guest never left the source",
+                        n->pings_lost, n->pings_sent);
+        }
+        return;
+    }
+    if (!n->moved_to_dst || n->moved_after_complete_ms > NET_RELEARN_LIMIT_MS) {
+        report_fail(r, "network: the bridge did not forward the guest's MAC to the destination "
+                    "tap within %.0f ms of completion (now: %s)", NET_RELEARN_LIMIT_MS,
+                    netport_name(n->port_at_end));
+    }
+    if (!n->have_tap_window) {
+        report_fail(r, "network: no tap counters for the second second after switchover");
+    } else {
+        if (n->src_tap_packets > NET_STALE_TAP_PACKETS) {
+            report_fail(r, "network: the source tap was still sent %" G_GUINT64_FORMAT
+                        " packets in the second second after switchover",
+                        n->src_tap_packets);
+        }
+        if (n->dst_tap_packets < expected_per_s / 2) {
+            report_fail(r, "network: the destination tap got only %" G_GUINT64_FORMAT
+                        " packets in the second second after switchover (expected about %"
+                        G_GUINT64_FORMAT " or more)", n->dst_tap_packets, expected_per_s);
+        }
+    }
+    if (n->pings_sent && n->pings_lost == n->pings_sent) {
+        report_fail(r, "network: every ping since the migration started was lost");
+    }
+}
+
+static void finish_net(Driver *d)
+{
+    if (!d->net) {
+        return;
+    }
+    netprobe_finish(d->net, &d->report->net);
+    d->net = NULL;
+    d->report->have_net = TRUE;
+    evaluate_net(d);
 }
 
 static void cleanup(Driver *d)
@@ -1281,6 +1403,7 @@ int main(int argc, char **argv)
             scan_source_log(&d);  /* the guest's view may explain the failure */
         }
     }
+    finish_net(&d);
     cleanup(&d);
     report_add_timing(d.report, "total", (drv_now_us() - t0) / 1e6);
     rc = exit_code(&d, error);

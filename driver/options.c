@@ -29,6 +29,11 @@ gboolean config_is_bootblock(const Config *cfg)
     return cfg->bootblock != NULL || cfg->external_marks;
 }
 
+gboolean config_has_net(const Config *cfg)
+{
+    return cfg->net_client_netns != NULL;
+}
+
 static gboolean looks_like_repo(const char *dir)
 {
     g_autofree char *opts = g_build_filename(dir, "meson_options.txt", NULL);
@@ -229,6 +234,51 @@ static gboolean validate_guest(Config *cfg, GError **error)
     return TRUE;
 }
 
+static gboolean validate_net(Config *cfg, GError **error)
+{
+    const char *slash;
+    guint64 prefix;
+
+    if (!cfg->net_client_netns) {
+        if (cfg->net_guest_ip || cfg->net_src_tap || cfg->net_dst_tap || cfg->net_mac) {
+            return usage_error(error, "--net-guest-ip, --net-src-tap, --net-dst-tap and "
+                               "--net-mac need --net-client-netns");
+        }
+        return TRUE;
+    }
+    if (!cfg->net_guest_ip || !cfg->net_src_tap || !cfg->net_dst_tap) {
+        return usage_error(error, "--net-client-netns needs --net-guest-ip, --net-src-tap "
+                           "and --net-dst-tap");
+    }
+    if (cfg->external || cfg->bootblock) {
+        return usage_error(error, "--net-client-netns needs the driver to start the QEMUs "
+                           "with the kernel guest (it configures the guest's NIC)");
+    }
+    if (cfg->verify) {
+        return usage_error(error, "--verify compares memory with the destination still paused; "
+                           "with --net-client-netns the destination runs at once (that is the "
+                           "downtime users feel), so memory is checked by the guest's own "
+                           "pattern check instead");
+    }
+    slash = strchr(cfg->net_guest_ip, '/');
+    if (!slash || !g_ascii_string_to_unsigned(slash + 1, 10, 8, 30, &prefix, NULL)) {
+        return usage_error(error, "--net-guest-ip '%s': expected ADDR/PREFIX, e.g. 10.213.1.2/24",
+                           cfg->net_guest_ip);
+    }
+    cfg->net_guest_addr = g_strndup(cfg->net_guest_ip, slash - cfg->net_guest_ip);
+    if (!cfg->net_mac) {
+        cfg->net_mac = g_strdup("52:54:00:13:01:02");
+    }
+    if (cfg->net_interval_ms < 1 || cfg->net_interval_ms > 1000) {
+        return usage_error(error, "--net-interval must be between 1 and 1000 ms");
+    }
+    /* The tap check looks at the second second after switchover. */
+    if (cfg->post_run < 2.5) {
+        return usage_error(error, "--net-client-netns needs --post-run of at least 2.5 s");
+    }
+    return TRUE;
+}
+
 static gboolean validate(Config *cfg, const char *scenario, const char *bandwidth,
                          const char *scenario_bandwidth, GError **error)
 {
@@ -268,7 +318,7 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
     if (cfg->baseline_seconds < 0 || cfg->baseline_seconds > 86400) {
         return usage_error(error, "--baseline-seconds must be between 0 and 86400");
     }
-    if (!validate_external(cfg, error)) {
+    if (!validate_external(cfg, error) || !validate_net(cfg, error)) {
         return FALSE;
     }
     if (cfg->external) {
@@ -363,6 +413,21 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "Compare per-page digests of source and destination RAM after migration", NULL },
         { "post-run", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->post_run,
           "Seconds to run the destination guest and check its output (default: 3)", "SECONDS" },
+        { "net-client-netns", 0, 0, G_OPTION_ARG_STRING, &cfg->net_client_netns,
+          "Measure the downtime users feel: from this network namespace (/run/netns/NAME) "
+          "ping the guest and keep a TCP echo connection busy across the migration; the "
+          "guest gets a virtio-net NIC on --net-src-tap/--net-dst-tap and the destination "
+          "runs as soon as it has the state (no -S)", "NAME" },
+        { "net-guest-ip", 0, 0, G_OPTION_ARG_STRING, &cfg->net_guest_ip,
+          "The guest's static address (kernel parameter mig.ip=)", "ADDR/PREFIX" },
+        { "net-mac", 0, 0, G_OPTION_ARG_STRING, &cfg->net_mac,
+          "The guest NIC's MAC (default: 52:54:00:13:01:02)", "MAC" },
+        { "net-src-tap", 0, 0, G_OPTION_ARG_STRING, &cfg->net_src_tap,
+          "Tap device of the source QEMU, a port of a bridge in the driver's namespace", "TAP" },
+        { "net-dst-tap", 0, 0, G_OPTION_ARG_STRING, &cfg->net_dst_tap,
+          "Tap device of the destination QEMU, on the same bridge", "TAP" },
+        { "net-interval", 0, 0, G_OPTION_ARG_INT, &cfg->net_interval_ms,
+          "Milliseconds between pings and between TCP messages (default: 10)", "MS" },
         { "json", 0, 0, G_OPTION_ARG_FILENAME, &cfg->json_path,
           "Also write the report as one JSON object to FILE", "FILE" },
         { "run-dir", 0, 0, G_OPTION_ARG_FILENAME, &cfg->run_dir,
@@ -387,6 +452,7 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
     cfg->migrate_timeout = 600.0;
     cfg->after = 1.0;
     cfg->post_run = 3.0;
+    cfg->net_interval_ms = 10;
 
     g_option_context_set_summary(ctx,
         "Live-migrates a guest between two QEMUs over QMP and reports on it.\n"
@@ -446,6 +512,12 @@ void config_clear(Config *cfg)
     g_free(cfg->wait_serial);
     g_strfreev(cfg->capabilities);
     g_strfreev(cfg->params);
+    g_free(cfg->net_client_netns);
+    g_free(cfg->net_guest_ip);
+    g_free(cfg->net_guest_addr);
+    g_free(cfg->net_mac);
+    g_free(cfg->net_src_tap);
+    g_free(cfg->net_dst_tap);
     g_free(cfg->json_path);
     g_free(cfg->run_dir);
     g_free(cfg->repo_dir);

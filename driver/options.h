@@ -54,6 +54,15 @@ typedef struct {
     double after;
     gboolean no_retry;
 
+    /* network (--net-client-netns): user-visible downtime */
+    char *net_client_netns;
+    char *net_guest_ip;      /* ADDR/PREFIX as given */
+    char *net_guest_addr;    /* ADDR alone */
+    char *net_mac;
+    char *net_src_tap;
+    char *net_dst_tap;
+    int net_interval_ms;
+
     /* checks and output */
     gboolean verify;
     double post_run;
@@ -70,3 +79,4 @@ void config_clear(Config *cfg);
 
 const char *scenario_name(Scenario s);
 gboolean config_is_bootblock(const Config *cfg);
+gboolean config_has_net(const Config *cfg);

@@ -55,6 +55,7 @@ void report_free(Report *r)
     threadcpu_window_clear(&r->vcpu_baseline);
     threadcpu_window_clear(&r->vcpu_migration);
     g_free(r->guest_detail);
+    netresult_clear(&r->net);
     mem_compare_clear(&r->cmp);
     g_free(r->verify_error);
     g_array_unref(r->timings);
@@ -339,6 +340,39 @@ static void print_windows(FILE *out, Report *r)
     print_window(out, "migration", &r->src_during, r->have_src_log, &r->vcpu_migration);
 }
 
+static void print_net(FILE *out, Report *r)
+{
+    const NetResult *n = &r->net;
+    const Config *cfg = r->cfg;
+    MigAttempt *final = report_final_attempt(r);
+    JsonObject *qm = final ? attempt_stats(final) : NULL;
+
+    fprintf(out, "network (client in netns %s, every %d ms, to %s):\n", cfg->net_client_netns,
+            cfg->net_interval_ms, cfg->net_guest_addr);
+    if (qm && qmp_lookup(qm, "downtime") && n->switchover_gap_ms >= 0) {
+        row(out, "downtime: QEMU / users", "%" G_GINT64_FORMAT " ms / %.0f ms (ping gap at "
+            "switchover)", qmp_get_int(qm, "downtime", 0), n->switchover_gap_ms);
+    }
+    row(out, "pings", "%" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " lost (%.1f %%)",
+        n->pings_sent, n->pings_lost,
+        n->pings_sent ? 100.0 * n->pings_lost / n->pings_sent : 0.0);
+    row(out, "longest ping gap", "%.0f ms, from %.2f s after migrate", n->longest_gap_ms,
+        n->gap_start_s);
+    row(out, "tcp echo connection", "%s; %" G_GUINT64_FORMAT " echoes, longest gap %.0f ms%s%s",
+        n->tcp_survived ? "survived" : "LOST", n->tcp_echoes, n->tcp_longest_gap_ms,
+        n->tcp_error ? ": " : "", n->tcp_error ? n->tcp_error : "");
+    row(out, "bridge: guest MAC", "on the %s before; %s", netport_name(n->port_before),
+        n->moved_to_dst ? "" : "never on the destination tap");
+    if (n->moved_to_dst) {
+        fprintf(out, "%*s on the destination tap %+.0f ms from when the driver saw "
+                "completion\n", 29, "", n->moved_after_complete_ms);
+    }
+    if (n->have_tap_window) {
+        row(out, "tap packets, 1-2 s after", "source %" G_GUINT64_FORMAT ", destination %"
+            G_GUINT64_FORMAT, n->src_tap_packets, n->dst_tap_packets);
+    }
+}
+
 void report_print(Report *r, FILE *out)
 {
     const Config *cfg = r->cfg;
@@ -387,6 +421,9 @@ void report_print(Report *r, FILE *out)
     if (final) {
         print_guest(out, r);
         print_windows(out, r);
+    }
+    if (r->have_net) {
+        print_net(out, r);
     }
     if (r->verify != CHECK_SKIPPED || cfg->verify) {
         g_autofree char *line = report_verify_line(r);
@@ -730,6 +767,62 @@ static void add_verify(JsonBuilder *b, Report *r)
     json_builder_end_object(b);
 }
 
+static void add_net(JsonBuilder *b, Report *r)
+{
+    const NetResult *n = &r->net;
+
+    json_builder_set_member_name(b, "network");
+    if (!r->have_net) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "interval_ms");
+    json_builder_add_int_value(b, r->cfg->net_interval_ms);
+    json_builder_set_member_name(b, "pings_sent");
+    json_builder_add_int_value(b, n->pings_sent);
+    json_builder_set_member_name(b, "pings_lost");
+    json_builder_add_int_value(b, n->pings_lost);
+    json_builder_set_member_name(b, "longest_gap_ms");
+    json_builder_add_double_value(b, n->longest_gap_ms);
+    json_builder_set_member_name(b, "switchover_gap_ms");
+    if (n->switchover_gap_ms >= 0) {
+        json_builder_add_double_value(b, n->switchover_gap_ms);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "gap_start_s");
+    json_builder_add_double_value(b, n->gap_start_s);
+    json_builder_set_member_name(b, "tcp_survived");
+    json_builder_add_boolean_value(b, n->tcp_survived);
+    add_string_or_null(b, "tcp_error", n->tcp_error);
+    json_builder_set_member_name(b, "tcp_echoes");
+    json_builder_add_int_value(b, n->tcp_echoes);
+    json_builder_set_member_name(b, "tcp_longest_gap_ms");
+    json_builder_add_double_value(b, n->tcp_longest_gap_ms);
+    add_string_or_null(b, "mac_port_before", netport_name(n->port_before));
+    add_string_or_null(b, "mac_port_at_end", netport_name(n->port_at_end));
+    json_builder_set_member_name(b, "mac_moved_after_complete_ms");
+    if (n->moved_to_dst) {
+        json_builder_add_double_value(b, n->moved_after_complete_ms);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "src_tap_packets_1_2s");
+    if (n->have_tap_window) {
+        json_builder_add_int_value(b, n->src_tap_packets);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "dst_tap_packets_1_2s");
+    if (n->have_tap_window) {
+        json_builder_add_int_value(b, n->dst_tap_packets);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_end_object(b);
+}
+
 static JsonNode *report_to_json(Report *r)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -767,6 +860,7 @@ static JsonNode *report_to_json(Report *r)
     add_accel(b, r);
     add_guest(b, r);
     add_vcpu_threads(b, r);
+    add_net(b, r);
     add_verify(b, r);
     json_builder_set_member_name(b, "timings_s");
     json_builder_begin_object(b);

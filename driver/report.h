@@ -8,6 +8,7 @@
 
 #include "guestlog.h"
 #include "memverify.h"
+#include "netprobe.h"
 #include "options.h"
 #include "threadcpu.h"
 
@@ -66,6 +67,10 @@ typedef struct {
     gboolean have_vcpu_cpu;
     ThreadCpuWindow vcpu_baseline;
     ThreadCpuWindow vcpu_migration;
+
+    /* --net-client-netns */
+    gboolean have_net;
+    NetResult net;
 
     /* --verify */
     CheckState verify;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the migaccel test guests from Debian packages only (see guest/README.md).
 #   build/guest/vmlinuz             Debian's linux-image-6.1.0-*-amd64 kernel
-#   build/guest/initramfs.cpio.gz   busybox-static + guest/initramfs/init + dirtier
+#   build/guest/modules/            the kernel's virtio-net modules (load order in .order)
+#   build/guest/initramfs.cpio.gz   busybox-static + guest/initramfs/init + dirtier + modules
 #   build/guest/bootblock.img       512-byte boot-sector guest (raw disk image)
 #   build/guest/VERSION             package versions the guests were built from
 # Steps whose inputs are unchanged are skipped.
@@ -12,6 +13,9 @@ set -euo pipefail
 MIGACCEL_GUEST_DEBS="busybox-static cpio gzip binutils gcc libc6-dev dpkg apt coreutils"
 MIGACCEL_GUEST_KERNEL_META=linux-image-amd64 # only downloaded and unpacked, never installed
 CFLAGS="-std=c11 -O2 -static -pthread -Wall -Wextra -Werror"
+# Debian builds virtio and virtio-net as modules; the guest's init loads
+# these, in this order (dependencies first), when given mig.ip=.
+GUEST_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/guest
@@ -64,28 +68,6 @@ if ! fresh dirtier "$key" "$out/dirtier"; then
     stamp dirtier "$key"
 fi
 
-# --- initramfs: busybox applets as symlinks, init, dirtier; reproducible cpio.
-key=$(hash_of "$src/initramfs/init" "$out/dirtier" /bin/busybox)
-if ! fresh initramfs "$key" "$out/initramfs.cpio.gz"; then
-    say "packing initramfs"
-    root=$tmp/initramfs
-    rm -rf "$root"
-    mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
-    cp /bin/busybox "$out/dirtier" "$root/bin/"
-    cp "$src/initramfs/init" "$root/init"
-    chmod 0755 "$root/init" "$root/bin/busybox" "$root/bin/dirtier"
-    for applet in $(/bin/busybox --list); do
-        [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
-    done
-    find "$root" -exec touch -h -d @0 {} +
-    (cd "$root" && find . -print0 | LC_ALL=C sort -z |
-        cpio --null -o -H newc --owner=0:0 --reproducible --quiet) |
-        gzip -9n >"$out/initramfs.cpio.gz.tmp"
-    mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
-    rm -rf "$root"
-    stamp initramfs "$key"
-fi
-
 # --- Kernel: Debian's own image, downloaded and unpacked, never installed.
 kpkg=${MIGACCEL_GUEST_KERNEL:-}
 resolve_kernel() {
@@ -109,7 +91,8 @@ if ! resolve_kernel; then
         say "apt lists unavailable; keeping $kpkg $kver"
     fi
 fi
-if ! [ -e "$out/vmlinuz" ] || [ "$(cut -d' ' -f1,2 "$out/.stamp-kernel" 2>/dev/null)" != "$kpkg $kver" ]; then
+if ! [ -e "$out/vmlinuz" ] || [ "$(cat "$out/modules/.order" 2>/dev/null)" != "$GUEST_MODULES" ] ||
+    [ "$(cut -d' ' -f1,2 "$out/.stamp-kernel" 2>/dev/null)" != "$kpkg $kver" ]; then
     say "downloading $kpkg $kver (about 70 MB)"
     kdir=$tmp/kernel
     rm -rf "$kdir"
@@ -125,12 +108,46 @@ if ! [ -e "$out/vmlinuz" ] || [ "$(cut -d' ' -f1,2 "$out/.stamp-kernel" 2>/dev/n
         die "expected one /boot/vmlinuz-* in $kpkg"
     fi
     krel=${images[0]##*/vmlinuz-}
+    rm -rf "$out/modules.tmp"
+    mkdir -p "$out/modules.tmp"
+    for mod in $GUEST_MODULES; do
+        found=$(find "$kdir/root/lib/modules/$krel" -name "$mod.ko")
+        [ -n "$found" ] && [ -f "$found" ] || die "$kpkg has no $mod.ko"
+        cp "$found" "$out/modules.tmp/"
+    done
+    echo "$GUEST_MODULES" >"$out/modules.tmp/.order"
+    rm -rf "$out/modules"
+    mv "$out/modules.tmp" "$out/modules"
     cp "${images[0]}" "$out/vmlinuz.tmp"
     mv "$out/vmlinuz.tmp" "$out/vmlinuz"
     rm -rf "$kdir"
     stamp kernel "$kpkg $kver $krel"
 fi
 read -r kpkg kver krel <"$out/.stamp-kernel"
+
+# --- initramfs: busybox applets as symlinks, init, dirtier; reproducible cpio.
+key=$(hash_of "$src/initramfs/init" "$out/dirtier" /bin/busybox "$out/modules/.order" "$out"/modules/*.ko)
+if ! fresh initramfs "$key" "$out/initramfs.cpio.gz"; then
+    say "packing initramfs"
+    root=$tmp/initramfs
+    rm -rf "$root"
+    mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
+    cp /bin/busybox "$out/dirtier" "$root/bin/"
+    cp "$src/initramfs/init" "$root/init"
+    mkdir -p "$root/lib/modules"
+    cp "$out"/modules/*.ko "$out/modules/.order" "$root/lib/modules/"
+    chmod 0755 "$root/init" "$root/bin/busybox" "$root/bin/dirtier"
+    for applet in $(/bin/busybox --list); do
+        [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+    done
+    find "$root" -exec touch -h -d @0 {} +
+    (cd "$root" && find . -print0 | LC_ALL=C sort -z |
+        cpio --null -o -H newc --owner=0:0 --reproducible --quiet) |
+        gzip -9n >"$out/initramfs.cpio.gz.tmp"
+    mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+    rm -rf "$root"
+    stamp initramfs "$key"
+fi
 
 # --- Boot block: a single MBR sector; ld fails if the code outgrows 510 bytes.
 key="$(hash_of "$src/bootblock/bootblock.S" "$src/bootblock/bootblock.ld") $(as --version | head -1)"
