@@ -1184,10 +1184,22 @@ static gboolean finish_migration(Driver *d, GError **error)
 static gboolean drive(Driver *d, GError **error)
 {
     const Config *cfg = d->cfg;
+    const NetProbeConfig net_cfg = {
+        .client_netns = cfg->net_client_netns,
+        .guest_ip = cfg->net_guest_addr,
+        .guest_mac = cfg->net_mac,
+        .src_tap = cfg->net_src_tap,
+        .dst_tap = cfg->net_dst_tap,
+        .interval_ms = (guint)cfg->net_interval_ms,
+        .tcp_port = NET_ECHO_PORT,
+    };
     Report *r = d->report;
     MigAttempt *a;
     PhaseTimer t;
 
+    if (config_has_net(cfg) && !netprobe_check(&net_cfg, error)) {
+        return FALSE;
+    }
     if (!make_run_dir(d, error)) {
         return FALSE;
     }
@@ -1212,15 +1224,7 @@ static gboolean drive(Driver *d, GError **error)
     }
     if (config_has_net(cfg)) {
         phase_begin(&t);
-        d->net = netprobe_start(&(NetProbeConfig) {
-                                    .client_netns = cfg->net_client_netns,
-                                    .guest_ip = cfg->net_guest_addr,
-                                    .guest_mac = cfg->net_mac,
-                                    .src_tap = cfg->net_src_tap,
-                                    .dst_tap = cfg->net_dst_tap,
-                                    .interval_ms = (guint)cfg->net_interval_ms,
-                                    .tcp_port = NET_ECHO_PORT,
-                                }, NET_READY_TIMEOUT_S, error);
+        d->net = netprobe_start(&net_cfg, NET_READY_TIMEOUT_S, error);
         if (!d->net) {
             return FALSE;
         }

@@ -520,11 +520,56 @@ static gboolean parse_mac(const char *s, guint8 mac[6])
     return TRUE;
 }
 
+static gboolean check_config(const NetProbeConfig *cfg, struct in_addr *addr, guint8 mac[6],
+                             unsigned *src_port_no, unsigned *dst_port_no, char **bridge,
+                             GError **error)
+{
+    g_autofree char *ns_path = g_strdup_printf("/run/netns/%s", cfg->client_netns);
+    g_autofree char *src_br = NULL;
+    g_autofree char *dst_br = NULL;
+
+    if (inet_pton(AF_INET, cfg->guest_ip, addr) != 1) {
+        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE, "not an IPv4 address: %s", cfg->guest_ip);
+        return FALSE;
+    }
+    if (!parse_mac(cfg->guest_mac, mac)) {
+        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE, "not a MAC address: %s", cfg->guest_mac);
+        return FALSE;
+    }
+    if (!g_file_test(ns_path, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE,
+                    "no network namespace %s (%s): create it with 'ip netns add' "
+                    "(scripts/testnet.sh up)", cfg->client_netns, ns_path);
+        return FALSE;
+    }
+    if (!tap_port(cfg->src_tap, src_port_no, &src_br, error) ||
+        !tap_port(cfg->dst_tap, dst_port_no, &dst_br, error)) {
+        return FALSE;
+    }
+    if (!g_str_equal(src_br, dst_br)) {
+        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE,
+                    "%s is on bridge %s but %s on %s: both taps must share one bridge",
+                    cfg->src_tap, src_br, cfg->dst_tap, dst_br);
+        return FALSE;
+    }
+    *bridge = g_steal_pointer(&src_br);
+    return TRUE;
+}
+
+gboolean netprobe_check(const NetProbeConfig *cfg, GError **error)
+{
+    struct in_addr addr;
+    guint8 mac[6];
+    unsigned src_port_no, dst_port_no;
+    g_autofree char *bridge = NULL;
+
+    return check_config(cfg, &addr, mac, &src_port_no, &dst_port_no, &bridge, error);
+}
+
 NetProbe *netprobe_start(const NetProbeConfig *cfg, double ready_timeout_s, GError **error)
 {
     NetProbe *p = g_new0(NetProbe, 1);
-    g_autofree char *src_br = NULL;
-    g_autofree char *dst_br = NULL;
+    g_autofree char *bridge = NULL;
 
     p->cfg = *cfg;
     p->client_netns = g_strdup(cfg->client_netns);
@@ -541,25 +586,11 @@ NetProbe *netprobe_start(const NetProbeConfig *cfg, double ready_timeout_s, GErr
     g_cond_init(&p->cond);
     p->guest.sin_family = AF_INET;
     p->guest.sin_port = htons(cfg->tcp_port);
-    if (inet_pton(AF_INET, cfg->guest_ip, &p->guest.sin_addr) != 1) {
-        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE, "not an IPv4 address: %s", cfg->guest_ip);
+    if (!check_config(cfg, &p->guest.sin_addr, p->mac, &p->src_port_no, &p->dst_port_no,
+                      &bridge, error)) {
         goto fail;
     }
-    if (!parse_mac(cfg->guest_mac, p->mac)) {
-        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE, "not a MAC address: %s", cfg->guest_mac);
-        goto fail;
-    }
-    if (!tap_port(cfg->src_tap, &p->src_port_no, &src_br, error) ||
-        !tap_port(cfg->dst_tap, &p->dst_port_no, &dst_br, error)) {
-        goto fail;
-    }
-    if (!g_str_equal(src_br, dst_br)) {
-        g_set_error(error, DRV_ERROR, DRV_ERROR_USAGE,
-                    "%s is on bridge %s but %s on %s: both taps must share one bridge",
-                    cfg->src_tap, src_br, cfg->dst_tap, dst_br);
-        goto fail;
-    }
-    p->brforward_path = g_strdup_printf("/sys/class/net/%s/brforward", src_br);
+    p->brforward_path = g_strdup_printf("/sys/class/net/%s/brforward", bridge);
     p->src_tx_path = g_strdup_printf("/sys/class/net/%s/statistics/tx_packets", cfg->src_tap);
     p->dst_tx_path = g_strdup_printf("/sys/class/net/%s/statistics/tx_packets", cfg->dst_tap);
 

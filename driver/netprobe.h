@@ -55,6 +55,9 @@ typedef struct {
 
 typedef struct NetProbe NetProbe;
 
+/* Checks addresses, the client's namespace and that both taps are ports of
+ * one bridge in the driver's namespace: before any QEMU is started. */
+gboolean netprobe_check(const NetProbeConfig *cfg, GError **error);
 /* Opens the probe sockets inside the client namespace, checks the taps
  * share one bridge, and waits up to @ready_timeout_s for the guest to
  * answer pings and accept the TCP connection. */
