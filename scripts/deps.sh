@@ -17,6 +17,13 @@ MIGACCEL_DEBS=(
     busybox-static cpio gzip binutils libc6-dev
     # tests
     valgrind procps iproute2
+    # codec fuzzer (tests/fuzz/run-fuzz.sh): clang-14 only recommends
+    # libclang-rt-14-dev, which holds the libFuzzer, ASan and UBSan runtimes
+    clang libclang-rt-14-dev
+    # libvirt test (tests/libvirt): libvirtd with its QEMU driver, and virsh;
+    # no maintainer script starts anything. Not libvirt-daemon-system (polkit,
+    # iptables, the machine's own libvirtd service): the test runs its own.
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 )
 
 missing=()
