@@ -348,6 +348,13 @@ static gboolean set_capabilities(Vm *vm, const Config *cfg, GError **error)
     json_object_set_string_member(ev, "capability", "events");
     json_object_set_boolean_member(ev, "state", TRUE);
     json_array_add_object_element(caps, ev);
+    if (cfg->postcopy_after > 0) {
+        JsonObject *pc = json_object_new();
+
+        json_object_set_string_member(pc, "capability", "postcopy-ram");
+        json_object_set_boolean_member(pc, "state", TRUE);
+        json_array_add_object_element(caps, pc);
+    }
     for (guint i = 0; cfg->capabilities && cfg->capabilities[i]; i++) {
         g_auto(GStrv) kv = g_strsplit(cfg->capabilities[i], "=", 2);
         JsonObject *c = json_object_new();
@@ -742,6 +749,14 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
                 break;
             }
         }
+        if (cfg->postcopy_after > 0 && a->postcopy_at_s < 0 && elapsed >= cfg->postcopy_after &&
+            g_str_equal(status, "active")) {
+            a->postcopy_at_s = elapsed;
+            drv_log("%.2f s: migrate-start-postcopy", elapsed);
+            if (!vm_cmd_simple(d->src, "migrate-start-postcopy", NULL, error)) {
+                break;
+            }
+        }
         if (!acted && elapsed >= cfg->after) {
             acted = TRUE;
             if (!do_scenario_action(d, action, a, elapsed, error)) {
@@ -876,27 +891,37 @@ static gboolean replace_destination(Driver *d, GError **error)
 /* ---- after a completed migration ---------------------------------------------- */
 
 /* After an incoming migration with -S the destination leaves "inmigrate"
- * for "paused" from a bottom half; dump-guest-memory refuses before. */
-static gboolean wait_dst_settled(Driver *d, GError **error)
+ * for "paused" from a bottom half; dump-guest-memory refuses before. After
+ * postcopy it is "paused" from the switch on, while pages still arrive:
+ * then its own migration status must say "completed" too. */
+static gboolean wait_dst_settled(Driver *d, gboolean postcopy, GError **error)
 {
     gint64 deadline = drv_now_us() + (gint64)(DST_SETTLE_TIMEOUT_S * G_USEC_PER_SEC);
 
     for (;;) {
         g_autoptr(JsonNode) ret = vm_cmd(d->dst, "query-status", NULL, error);
-        const char *status;
+        g_autoptr(JsonNode) mig = NULL;
+        const char *status, *incoming = "completed";
 
         if (!ret) {
             return FALSE;
         }
         status = qmp_get_string(json_node_get_object(ret), "status", "?");
-        if (!g_str_equal(status, "inmigrate")) {
+        if (postcopy) {
+            mig = vm_cmd(d->dst, "query-migrate", NULL, error);
+            if (!mig) {
+                return FALSE;
+            }
+            incoming = qmp_get_string(json_node_get_object(mig), "status", "?");
+        }
+        if (!g_str_equal(status, "inmigrate") && g_str_equal(incoming, "completed")) {
             drv_log("%s: status %s", d->dst->name, status);
             return TRUE;
         }
         if (drv_now_us() > deadline) {
             g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
-                        "%s still 'inmigrate' %.0f s after the source completed",
-                        d->dst->name, DST_SETTLE_TIMEOUT_S);
+                        "%s still '%s' (incoming migration '%s') %.0f s after the source "
+                        "completed", d->dst->name, status, incoming, DST_SETTLE_TIMEOUT_S);
             return FALSE;
         }
         if (!drv_sleep_ms(50, error)) {
@@ -1162,7 +1187,7 @@ static gboolean finish_migration(Driver *d, GError **error)
                     a->error_desc ? a->error_desc : "");
         return TRUE;
     }
-    if (!wait_dst_settled(d, error)) {
+    if (!wait_dst_settled(d, a->postcopy_at_s >= 0, error)) {
         return FALSE;
     }
     query_accel_stats(d);

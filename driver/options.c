@@ -315,6 +315,13 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
         return usage_error(error, "--after and --ready-timeout must be > 0; --warmup, "
                            "--post-run and --migrate-timeout >= 0");
     }
+    if (cfg->postcopy_after < 0) {
+        return usage_error(error, "--postcopy-after must be >= 0");
+    }
+    if (cfg->postcopy_after > 0 && cfg->scenario == SCENARIO_KILL_DST) {
+        return usage_error(error, "--postcopy-after cannot be combined with --scenario kill-dst: "
+                           "a destination killed in postcopy takes the guest with it");
+    }
     if (cfg->baseline_seconds < 0 || cfg->baseline_seconds > 86400) {
         return usage_error(error, "--baseline-seconds must be between 0 and 86400");
     }
@@ -395,6 +402,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "the limit to --converge-downtime-limit so it completes (default: off)", "SECONDS" },
         { "converge-downtime-limit", 0, 0, G_OPTION_ARG_INT64, &cfg->converge_downtime_limit,
           "Downtime limit set by --converge-after (default: 10000)", "MS" },
+        { "postcopy-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->postcopy_after,
+          "Turn on postcopy-ram on both sides and switch to postcopy (migrate-start-postcopy) "
+          "this long after migrate; the destination stays paused until every page has "
+          "arrived, so --verify still compares all of memory (default: off)", "SECONDS" },
         { "capability", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->capabilities,
           "Migration capability on both sides (repeatable; 'events' is always on)", "NAME=on|off" },
         { "param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->params,

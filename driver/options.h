@@ -45,6 +45,7 @@ typedef struct {
     gint64 downtime_limit;
     double converge_after;   /* raise the downtime limit after this long; 0 = off */
     gint64 converge_downtime_limit;
+    double postcopy_after;   /* migrate-start-postcopy this long after migrate; 0 = off */
     char **capabilities;     /* NAME=on|off */
     char **params;           /* NAME=VALUE */
     double migrate_timeout;

@@ -70,6 +70,7 @@ MigAttempt *report_add_attempt(Report *r, const char *label)
 
     a->label = g_strdup(label);
     a->action_at_s = -1;
+    a->postcopy_at_s = -1;
     a->expected_downtime_ms = -1;
     g_ptr_array_add(r->attempts, a);
     return a;
@@ -194,6 +195,9 @@ static void print_attempt(FILE *out, MigAttempt *a)
         a->error_desc ? " - " : "", a->error_desc ? a->error_desc : "");
     if (a->action) {
         row(out, "scenario action", "%s at %.2f s", a->action, a->action_at_s);
+    }
+    if (a->postcopy_at_s >= 0) {
+        row(out, "postcopy", "migrate-start-postcopy at %.2f s", a->postcopy_at_s);
     }
     if (a->last_active && a->final) {
         row(out, "statistics below", "as of the last poll before '%s'", a->status);
@@ -512,6 +516,12 @@ static void add_attempt(JsonBuilder *b, MigAttempt *a)
     add_string_or_null(b, "status", a->status);
     add_string_or_null(b, "error", a->error_desc);
     add_string_or_null(b, "scenario_action", a->action);
+    json_builder_set_member_name(b, "postcopy_started_at_s");
+    if (a->postcopy_at_s >= 0) {
+        json_builder_add_double_value(b, a->postcopy_at_s);
+    } else {
+        json_builder_add_null_value(b);
+    }
     json_builder_set_member_name(b, "scenario_action_at_s");
     if (a->action) {
         json_builder_add_double_value(b, a->action_at_s);

@@ -25,6 +25,7 @@ typedef struct {
     double wall_s;           /* migrate command .. terminal status, driver clock */
     double action_at_s;      /* when cancel/kill was done; < 0 if not */
     char *action;            /* "migrate_cancel", "SIGKILL destination", NULL */
+    double postcopy_at_s;    /* when migrate-start-postcopy was sent; < 0 if not */
     gint64 expected_downtime_ms;  /* last value seen while active; -1 unknown */
     JsonObject *final;       /* last query-migrate reply */
     JsonObject *last_active; /* last reply with RAM stats, if @final has none */

@@ -4,7 +4,7 @@
 # the source's at switchover, and the guest's own pattern check must find
 # no lost write afterwards.
 #   test-migration.sh SRC BUILD SCENARIO [stock|loose]
-# SCENARIO: busy|busy-smp4|busy-numa|idle|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
+# SCENARIO: busy|busy-smp4|busy-numa|idle|postcopy|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
 # the last argument is the plugin's trace-install mode (default stock). With
 # loose, the accelerator's stats must show that precopy syncs ran loose.
 . "$(dirname "$0")/../lib.sh" "$1" "$2"
@@ -50,6 +50,15 @@ busy-numa)
 idle)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     args=("${kernel_guest[@]}" --append "console=ttyS0 quiet mig.threads=1 mig.hot_mb=0")
+    ;;
+postcopy)
+    # QEMU's postcopy with the plugin loaded: switch 1 s in, while the
+    # first pass (capped at 100 MB/s) is far from done; the destination
+    # stays paused (-S) until the last page has arrived, then the driver
+    # compares all of memory as after precopy.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=("${kernel_guest[@]}" --append "$busy_append" --postcopy-after 1.0
+          --max-bandwidth 100M)
     ;;
 cancel|kill-dst)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
@@ -137,6 +146,10 @@ else:
         errors.append("expected loose precopy syncs and a stock final sync")
     if track == 5 and held != vcpus * stock:
         errors.append(f"ring: expected kicks only at the {stock} stock sync(s)")
+if report["migration"]["postcopy_started_at_s"] is not None:
+    facts += f" postcopy_discard_calls={s['postcopy_discard_calls']}"
+    if s["postcopy_discard_calls"] < 1:
+        errors.append("postcopy ran but the postcopy discard hook was not called")
 print(facts + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)
 EOPY
