@@ -365,11 +365,13 @@ static void print_net(FILE *out, Report *r)
     row(out, "tcp echo connection", "%s; %" G_GUINT64_FORMAT " echoes, longest gap %.0f ms%s%s",
         n->tcp_survived ? "survived" : "LOST", n->tcp_echoes, n->tcp_longest_gap_ms,
         n->tcp_error ? ": " : "", n->tcp_error ? n->tcp_error : "");
-    row(out, "bridge: guest MAC", "on the %s before; %s", netport_name(n->port_before),
-        n->moved_to_dst ? "" : "never on the destination tap");
+    row(out, "bridge: guest MAC before", "on the %s", netport_name(n->port_before));
     if (n->moved_to_dst) {
-        fprintf(out, "%*s on the destination tap %+.0f ms from when the driver saw "
-                "completion\n", 29, "", n->moved_after_complete_ms);
+        row(out, "bridge: guest MAC moved", "to the destination tap %+.0f ms from when the "
+            "driver saw completion", n->moved_after_complete_ms);
+    } else {
+        row(out, "bridge: guest MAC moved", "never (on the %s at the end)",
+            netport_name(n->port_at_end));
     }
     if (n->have_tap_window) {
         row(out, "tap packets, 1-2 s after", "source %" G_GUINT64_FORMAT ", destination %"
