@@ -130,11 +130,12 @@ static void add_guest_args(GPtrArray *a, const Config *cfg)
 /* One virtio-net NIC, same MAC on both sides, each QEMU on its own tap. */
 static void add_net_args(GPtrArray *a, const Config *cfg, gboolean incoming)
 {
-    g_autofree char *tap = opt_escape(incoming ? cfg->net_dst_tap : cfg->net_src_tap);
+    g_autofree char *tap = NULL;
 
     if (!config_has_net(cfg)) {
         return;
     }
+    tap = opt_escape(incoming ? cfg->net_dst_tap : cfg->net_src_tap);
     add_arg(a, "-netdev");
     add_argf(a, "tap,id=net0,ifname=%s,script=no,downscript=no", tap);
     add_arg(a, "-device");

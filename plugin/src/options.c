@@ -17,7 +17,7 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_TRACE_INSTALL] = {
         "trace-install", { "stock", "loose" }, { 0 } },
     [MIGACCEL_OPT_WP_GRANULARITY] = {
-        "wp-granularity", { "4K" }, { "1G", "2M" } },
+        "wp-granularity", { "4K", "2M", "1G" }, { 0 } },
     [MIGACCEL_OPT_SWITCHOVER] = {
         "switchover", { "precopy" }, { "bitmap" } },
     [MIGACCEL_OPT_TRANSPORT] = {

@@ -17,6 +17,7 @@
 #include "stats.h"
 #include "tracking.h"
 #include "uring_probe.h"
+#include "wp.h"
 
 MIGACCEL_EXPORT const uint32_t migaccel_plugin_version = MIGACCEL_API_VERSION;
 
@@ -25,6 +26,7 @@ typedef struct MigAccelState {
     MigAccelOptions options;
     MigAccelStats stats;
     MigAccelTracking tracking;
+    MigAccelWp wp;
     MigAccelUringProbe uring;
 } MigAccelState;
 
@@ -39,6 +41,9 @@ static int plugin_set_option(void *opaque, const char *name,
     MigAccelState *s = opaque;
     int ret = migaccel_option_set(&s->options, name, value, errmsg);
 
+    if (ret == 0 && !strcmp(name, "wp-granularity")) {
+        migaccel_wp_set_granularity(&s->wp, value);
+    }
     if (ret == 0) {
         migaccel_tracking_set_loose(
             &s->tracking,
@@ -74,6 +79,7 @@ static void plugin_event(void *opaque, const MigAccelEventInfo *info)
     }
     migaccel_stats_event(&s->stats, info, migaccel_now_ns());
     migaccel_tracking_event(&s->tracking, info);
+    migaccel_wp_event(&s->wp, info);
 }
 
 static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
@@ -86,6 +92,7 @@ static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
     fn("io_uring_send_zc", s->uring.has_send_zc, fn_opaque);
     migaccel_stats_foreach(&s->stats, fn, fn_opaque);
     migaccel_tracking_foreach(&s->tracking, fn, fn_opaque);
+    migaccel_wp_foreach(&s->wp, fn, fn_opaque);
 }
 
 static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
@@ -104,11 +111,11 @@ static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
 MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
                                             MigAccelPlugin *plugin)
 {
-    /* The per-vCPU tracking services arrived with API version 2 */
+    /* The dirty summary services arrived with API version 3 */
     if (host->struct_size < sizeof(MigAccelHost) ||
         plugin->struct_size < sizeof(MigAccelPlugin)) {
         host->log(MIGACCEL_LOG_ERROR, "migaccel " MIGACCEL_VERSION
-                  ": QEMU's interface tables are older than API version 2");
+                  ": QEMU's interface tables are older than API version 3");
         return -ENOTSUP;
     }
 
@@ -116,6 +123,7 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     s->host = host;
     migaccel_options_init(&s->options);
     migaccel_tracking_init(&s->tracking, host);
+    migaccel_wp_init(&s->wp, host);
     migaccel_uring_probe(&s->uring);
     if (!s->uring.available) {
         host_logf(host, MIGACCEL_LOG_INFO,

@@ -3,23 +3,30 @@
 # by the driver: the destination's guest memory must be byte-identical to
 # the source's at switchover, and the guest's own pattern check must find
 # no lost write afterwards.
-#   test-migration.sh SRC BUILD SCENARIO [stock|loose]
-# SCENARIO: busy|busy-smp4|busy-numa|idle|postcopy|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
-# the last argument is the plugin's trace-install mode (default stock). With
-# loose, the accelerator's stats must show that precopy syncs ran loose.
+#   test-migration.sh SRC BUILD SCENARIO [stock|loose] [4K|2M|1G]
+# SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
+# then the plugin's trace-install mode (default stock) and wp-granularity
+# (default 4K). With loose, the accelerator's stats must show that precopy
+# syncs ran loose; with 2M or 1G, that every sync read the dirty bitmap
+# through QEMU's summary and skipped clean regions.
 . "$(dirname "$0")/../lib.sh" "$1" "$2"
 scenario=$3
 trace_mode=${4:-stock}
+wp=${5:-4K}
 case "$trace_mode" in
 stock|loose) ;;
 *) echo "unknown trace-install mode $trace_mode" >&2; exit 2 ;;
+esac
+case "$wp" in
+4K|2M|1G) ;;
+*) echo "unknown wp-granularity $wp" >&2; exit 2 ;;
 esac
 require_file "$QEMU" "run scripts/build-qemu.sh"
 require_file "$PLUGIN" "build the plugin (meson compile -C build)"
 require_file "$DRIVER" "build the driver (meson compile -C build)"
 
 common=(--qemu "$QEMU" --plugin "$PLUGIN" --verify --run-dir "$TEST_TMP/run"
-        --accel-prop "trace-install=$trace_mode")
+        --accel-prop "trace-install=$trace_mode" --accel-prop "wp-granularity=$wp")
 kernel_guest=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
               --accel tcg --smp 2 --mem 2G)
 busy_append="console=ttyS0 quiet mig.threads=2 mig.hot_mb=256"
@@ -46,6 +53,15 @@ busy-numa)
              -numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1; do
         args+=(--qemu-arg="$a")
     done
+    ;;
+busy-16g)
+    # Two dirty memory blocks (8 GiB each) and sixteen 1 GiB regions, few
+    # of them ever written: reserve=off, the guest touches what it uses.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
+          --accel tcg --smp 2 --mem 16G --append "$busy_append"
+          --qemu-arg=-object --qemu-arg=memory-backend-ram,id=m0,size=16G,reserve=off
+          --qemu-arg=-machine --qemu-arg=memory-backend=m0)
     ;;
 idle)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
@@ -117,11 +133,11 @@ echo "running: $DRIVER ${common[*]} ${args[*]}"
 status=0
 "$DRIVER" "${common[@]}" "${args[@]}" --json "$TEST_TMP/report.json" || status=$?
 if [ "$status" = 0 ]; then
-    ok "migration ($scenario, trace-install=$trace_mode) completed, memory verified"
+    ok "migration ($scenario, trace-install=$trace_mode, wp-granularity=$wp) completed, memory verified"
     # Did the mode do what it says? (cancel/kill-dst: the last attempt's figures)
-    if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" <<'EOPY'
+    if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" <<'EOPY'
 import json, sys
-report, mode = json.load(open(sys.argv[1])), sys.argv[2]
+report, mode, wp = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 s = report["accel_stats"]["src"]
 track = s["dirty_tracking"]  # 1 TCG, 2-4 KVM bitmap, 5 KVM ring
 loose, stock = s["trace_loose_syncs"], s["trace_stock_syncs"]
@@ -146,6 +162,27 @@ else:
         errors.append("expected loose precopy syncs and a stock final sync")
     if track == 5 and held != vcpus * stock:
         errors.append(f"ring: expected kicks only at the {stock} stock sync(s)")
+wp_bytes = {"4K": 4096, "2M": 2 << 20, "1G": 1 << 30}[wp]
+if s["wp_granularity_in_force_bytes"] != wp_bytes:
+    errors.append(f"wp-granularity {wp} asked, {s['wp_granularity_in_force_bytes']} bytes in force")
+syncs = report["migration"]["dirty_sync_count"]
+if wp == "4K":
+    if s["wp_summary_block_syncs"]:
+        errors.append("wp-granularity=4K but syncs used the summary")
+else:
+    # every sync of every block through the summary, reading fewer words
+    # than a full scan of guest RAM would (one word per 64 pages)
+    words_full = report["migration"]["ram_total_bytes"] // 4096 // 64
+    read = s["wp_words_read"] / max(1, syncs)
+    facts += f" wp_block_syncs={s['wp_summary_block_syncs']} wp_top_regions={s['wp_top_regions_dirty']} wp_2m_regions={s['wp_2m_regions_dirty']} words_per_sync={read:.0f}/{words_full}"
+    if s["wp_summary_block_syncs"] < syncs:
+        errors.append(f"{s['wp_summary_block_syncs']} summary block syncs for {syncs} syncs")
+    if s["wp_top_regions_dirty"] < 1 or s["wp_dirty_words"] < 1:
+        errors.append("the summary never found a dirty region")
+    if wp == "1G" and s["wp_2m_regions_dirty"] < 1:
+        errors.append("1G: no dirty 2 MiB region visited inside a dirty 1 GiB one")
+    if read >= words_full:
+        errors.append("the summary-guided syncs read as many words as a full scan")
 if report["migration"]["postcopy_started_at_s"] is not None:
     facts += f" postcopy_discard_calls={s['postcopy_discard_calls']}"
     if s["postcopy_discard_calls"] < 1:

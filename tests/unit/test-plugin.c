@@ -63,7 +63,7 @@ static void test_options_errors(void)
     g_assert_cmpint(migaccel_option_set(&opts, "wp-granularity", "3M", &msg),
                     ==, -EINVAL);
     g_assert_cmpstr(msg, ==, "invalid value '3M' for wp-granularity "
-                    "(accepted: 4K)");
+                    "(accepted: 4K, 2M, 1G)");
     free(msg);
     msg = NULL;
 
@@ -174,6 +174,10 @@ static struct {
     unsigned loose_begins, loose_ends, settles, kicks_at_once;
     unsigned kicks[FAKE_VCPUS];
     unsigned stats_resets;
+    /* dirty summary (API version 3) */
+    uint32_t level;
+    unsigned level_calls, summary_resets;
+    bool summary_refused;
 } fake;
 
 static MigAccelDirtyTracking fake_dirty_tracking(void)
@@ -244,6 +248,36 @@ static void fake_vcpu_stats_reset(void)
     fake.stats_resets++;
 }
 
+static bool fake_set_dirty_summary_level(uint32_t page_shift)
+{
+    g_assert_true(page_shift == 0 || page_shift == 9 || page_shift == 18);
+    fake.level_calls++;
+    if (page_shift && fake.summary_refused) {
+        return false;
+    }
+    fake.level = page_shift;
+    return true;
+}
+
+static uint32_t fake_dirty_summary_level(void)
+{
+    return fake.level;
+}
+
+static void fake_dirty_summary_stats(MigAccelDirtySummaryStats *stats)
+{
+    stats->syncs = 3;
+    stats->top_regions = 4;
+    stats->fine_regions = 5;
+    stats->words = 6;
+    stats->dirty_words = 2;
+}
+
+static void fake_dirty_summary_stats_reset(void)
+{
+    fake.summary_resets++;
+}
+
 static void fake_host(MigAccelHost *host)
 {
     memset(host, 0, sizeof(*host));
@@ -264,6 +298,10 @@ static void fake_host(MigAccelHost *host)
     host->settle_stopped_vcpus = fake_settle_stopped_vcpus;
     host->vcpu_stats = fake_vcpu_stats;
     host->vcpu_stats_reset = fake_vcpu_stats_reset;
+    host->set_dirty_summary_level = fake_set_dirty_summary_level;
+    host->dirty_summary_level = fake_dirty_summary_level;
+    host->dirty_summary_stats = fake_dirty_summary_stats;
+    host->dirty_summary_stats_reset = fake_dirty_summary_stats_reset;
 }
 
 static void send_event(MigAccelPlugin *plugin, MigAccelEvent ev,
@@ -459,8 +497,65 @@ static void test_abi_refuses_old_tables(void)
     /* a version 1 QEMU: no per-vCPU tracking services */
     host.struct_size = offsetof(MigAccelHost, dirty_tracking);
     g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
-    g_assert_nonnull(strstr(host_log_text->str, "older than API version 2"));
+    g_assert_nonnull(strstr(host_log_text->str, "older than API version 3"));
     g_assert_null(plugin.opaque);
+    /* a version 2 QEMU: no dirty summary */
+    host.struct_size = offsetof(MigAccelHost, set_dirty_summary_level);
+    g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
+    g_assert_null(plugin.opaque);
+    g_string_free(host_log_text, TRUE);
+    dlclose(handle);
+}
+
+static void test_wp_granularity(void)
+{
+    void *handle;
+    MigAccelHost host;
+    MigAccelPlugin plugin = install_plugin(&handle, &host);
+    char *msg = NULL;
+
+    /* default 4K: QEMU's own sync, still set explicitly at setup */
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(fake.level_calls, ==, 1);
+    g_assert_cmpuint(fake.level, ==, 0);
+    g_assert_cmpuint(fake.summary_resets, ==, 1);
+
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "wp-granularity", "1G",
+                                      &msg), ==, 0);
+    char *v = plugin.get_option(plugin.opaque, "wp-granularity");
+    g_assert_cmpstr(v, ==, "1G");
+    free(v);
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(fake.level, ==, 18);
+    g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    plugin.stats_foreach(plugin.opaque, collect_stat, t);
+    g_assert_cmpuint(stat_of(t, "wp_granularity_bytes"), ==, 1u << 30);
+    g_assert_cmpuint(stat_of(t, "wp_granularity_in_force_bytes"), ==, 1u << 30);
+    g_assert_cmpuint(stat_of(t, "wp_top_regions_dirty"), ==, 4);
+    g_assert_cmpuint(stat_of(t, "wp_2m_regions_dirty"), ==, 5);
+    g_assert_cmpuint(stat_of(t, "wp_words_read"), ==, 6);
+    /* migration over: later syncs (COLO, dirty rate) read every word */
+    send_event(&plugin, MIGACCEL_EV_SRC_CLEANUP, MIGACCEL_END);
+    g_assert_cmpuint(fake.level, ==, 0);
+
+    /* a QEMU that cannot summarise: a warning, never a silent 4K */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "wp-granularity", "2M",
+                                      &msg), ==, 0);
+    fake.summary_refused = true;
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(fake.level, ==, 0);
+    g_assert_nonnull(strstr(host_log_text->str, "wp-granularity=2M: this "
+                            "QEMU cannot summarise"));
+    g_hash_table_remove_all(t);
+    plugin.stats_foreach(plugin.opaque, collect_stat, t);
+    g_assert_cmpuint(stat_of(t, "wp_granularity_bytes"), ==, 2u << 20);
+    g_assert_cmpuint(stat_of(t, "wp_granularity_in_force_bytes"), ==, 4096);
+
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "wp-granularity", "1T",
+                                      &msg), ==, -EINVAL);
+    free(msg);
+    plugin.uninstall(plugin.opaque);
     g_string_free(host_log_text, TRUE);
     dlclose(handle);
 }
@@ -483,5 +578,6 @@ int main(int argc, char **argv)
     g_test_add_func("/abi/refuses-old-tables", test_abi_refuses_old_tables);
     g_test_add_func("/tracking/stock", test_tracking_stock);
     g_test_add_func("/tracking/loose", test_tracking_loose);
+    g_test_add_func("/wp/granularity", test_wp_granularity);
     return g_test_run();
 }
