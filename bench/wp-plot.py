@@ -62,7 +62,8 @@ def main():
         out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for g, m in pts:
             out.append(f'<circle cx="{px(g):.1f}" cy="{py(m):.1f}" r="3" fill="{colour}"/>')
-        label = "stock QEMU 7.2" if arm == "stock" else f"ours, wp-granularity={arm}"
+        label = "stock QEMU 7.2" if arm == "stock" else \
+            f"series, loose, wp {arm}" if arm != "1G" else "ours: loose, wp 1G"
         ly = TOP + 20 + 18 * i
         out.append(f'<line x1="{W - RIGHT + 10}" y1="{ly}" x2="{W - RIGHT + 30}" y2="{ly}" '
                    f'stroke="{colour}" stroke-width="2"/>')

@@ -72,4 +72,5 @@ void migaccel_wp_foreach(MigAccelWp *wp, MigAccelStatFn fn, void *opaque)
     fn("wp_2m_regions_dirty", st.fine_regions, opaque);
     fn("wp_words_read", st.words, opaque);
     fn("wp_dirty_words", st.dirty_words, opaque);
+    fn("wp_search_region_reads", st.search_regions, opaque);
 }

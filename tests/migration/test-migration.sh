@@ -179,6 +179,9 @@ else:
         errors.append(f"{s['wp_summary_block_syncs']} summary block syncs for {syncs} syncs")
     if s["wp_top_regions_dirty"] < 1 or s["wp_dirty_words"] < 1:
         errors.append("the summary never found a dirty region")
+    if s["wp_search_region_reads"] < 1:
+        errors.append("the page search never went through the migration bitmap's summary")
+    facts += f" search_region_reads={s['wp_search_region_reads']}"
     if wp == "1G" and s["wp_2m_regions_dirty"] < 1:
         errors.append("1G: no dirty 2 MiB region visited inside a dirty 1 GiB one")
     if read >= words_full:

@@ -271,6 +271,7 @@ static void fake_dirty_summary_stats(MigAccelDirtySummaryStats *stats)
     stats->fine_regions = 5;
     stats->words = 6;
     stats->dirty_words = 2;
+    stats->search_regions = 7;
 }
 
 static void fake_dirty_summary_stats_reset(void)
@@ -535,6 +536,7 @@ static void test_wp_granularity(void)
     g_assert_cmpuint(stat_of(t, "wp_top_regions_dirty"), ==, 4);
     g_assert_cmpuint(stat_of(t, "wp_2m_regions_dirty"), ==, 5);
     g_assert_cmpuint(stat_of(t, "wp_words_read"), ==, 6);
+    g_assert_cmpuint(stat_of(t, "wp_search_region_reads"), ==, 7);
     /* migration over: later syncs (COLO, dirty rate) read every word */
     send_event(&plugin, MIGACCEL_EV_SRC_CLEANUP, MIGACCEL_END);
     g_assert_cmpuint(fake.level, ==, 0);
