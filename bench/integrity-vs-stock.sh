@@ -9,10 +9,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 n=${1:-10}
-for b in build/qemu/qemu-system-x86_64 build/qemu-stock/qemu-system-x86_64 \
-         build/driver/migaccel-migrate build/plugin/libmigaccel.so; do
-    [ -e "$b" ] || { echo "bench: $b missing: run scripts/build.sh --stock" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require build/qemu/qemu-system-x86_64 build/qemu-stock/qemu-system-x86_64 \
+     build/driver/migaccel-migrate build/plugin/libmigaccel.so
 out=build/bench/integrity-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 guest=(--kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz

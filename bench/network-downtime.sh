@@ -14,14 +14,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 n=${1:-5}
 hot_mb=${2:-256}
-for b in build/qemu/qemu-system-x86_64 build/qemu-stock/qemu-system-x86_64 \
-         build/driver/migaccel-migrate build/plugin/libmigaccel.so build/guest/modules/virtio_net.ko; do
-    [ -e "$b" ] || { echo "bench: $b missing: run scripts/build.sh --stock" >&2; exit 1; }
-done
-if ! why=$(scripts/testnet.sh check); then
-    echo "bench: cannot build the test network: $why" >&2
-    exit 1
-fi
+. bench/lib.sh
+bench_require build/qemu/qemu-system-x86_64 build/qemu-stock/qemu-system-x86_64 \
+     build/driver/migaccel-migrate build/plugin/libmigaccel.so build/guest/modules/virtio_net.ko
+bench_require_testnet
 out=build/bench/network-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 net=manb$$

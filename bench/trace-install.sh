@@ -64,9 +64,8 @@ for arm in $arms; do
         *) echo "bench: unknown arm '$arm' (stock, patched-stock, loose)" >&2; exit 2 ;;
     esac
 done
-for b in "${need[@]}"; do
-    [ -e "$b" ] || { echo "bench: $b missing: run scripts/build.sh --stock" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require "${need[@]}"
 
 out=${out:-build/bench/trace-install-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"

@@ -62,9 +62,8 @@ for arm in $arms; do
         *) echo "bench: unknown arm '$arm' (stock, 4K, 2M, 1G)" >&2; exit 2 ;;
     esac
 done
-for b in "${need[@]}"; do
-    [ -e "$b" ] || { echo "bench: $b missing: run scripts/build.sh --stock" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require "${need[@]}"
 for s in $sizes; do
     case $s in ''|*[!0-9]*) echo "bench: size '$s' is not a number of GiB" >&2; exit 2 ;; esac
 done

@@ -143,12 +143,12 @@ static void add_net_args(GPtrArray *a, const Config *cfg, gboolean incoming)
     add_argf(a, "virtio-net-pci,netdev=net0,mac=%s,romfile=", cfg->net_mac);
 }
 
-static void add_plugin_args(GPtrArray *a, const Config *cfg)
+static void add_plugin_args(GPtrArray *a, const Config *cfg, gboolean incoming)
 {
     g_autofree char *plugin = NULL;
     GString *obj;
 
-    if (!cfg->plugin) {
+    if (!cfg->plugin || (incoming && cfg->dst_no_plugin)) {
         return;
     }
     plugin = opt_escape(cfg->plugin);
@@ -199,7 +199,7 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     add_argf(a, "file:%s", serial);
     add_guest_args(a, cfg);
     add_net_args(a, cfg, incoming);
-    add_plugin_args(a, cfg);
+    add_plugin_args(a, cfg, incoming);
     for (guint i = 0; cfg->qemu_args && cfg->qemu_args[i]; i++) {
         add_arg(a, cfg->qemu_args[i]);
     }
@@ -631,6 +631,103 @@ static gboolean do_scenario_action(Driver *d, Scenario action, MigAttempt *a,
     return TRUE;
 }
 
+static const char *migration_status(Vm *vm, GError **error, JsonNode **keep)
+{
+    *keep = vm_cmd(vm, "query-migrate", NULL, error);
+    return *keep ? qmp_get_string(json_node_get_object(*keep), "status", "?") : NULL;
+}
+
+/* Until each side's status is one of @want ("|"-separated), or fail */
+static gboolean wait_both_status(Driver *d, const char *want, double timeout_s, GError **error)
+{
+    g_auto(GStrv) wanted = g_strsplit(want, "|", -1);
+    gint64 deadline = drv_now_us() + (gint64)(timeout_s * G_USEC_PER_SEC);
+
+    for (;;) {
+        g_autoptr(JsonNode) sn = NULL;
+        g_autoptr(JsonNode) dn = NULL;
+        const char *src = migration_status(d->src, error, &sn);
+        const char *dst = src ? migration_status(d->dst, error, &dn) : NULL;
+
+        if (!src || !dst) {
+            return FALSE;
+        }
+        if (g_strv_contains((const char *const *)wanted, src) &&
+            g_strv_contains((const char *const *)wanted, dst)) {
+            return TRUE;
+        }
+        if (status_is_terminal(src) && !g_strv_contains((const char *const *)wanted, src)) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED,
+                        "postcopy-pause: the source ended '%s' while waiting for %s", src, want);
+            return FALSE;
+        }
+        if (drv_now_us() > deadline) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
+                        "postcopy-pause: source '%s', destination '%s' after %.0f s; expected %s",
+                        src, dst, timeout_s, want);
+            return FALSE;
+        }
+        if (!drv_sleep_ms(50, error)) {
+            return FALSE;
+        }
+    }
+}
+
+/*
+ * Cut the migration connection in postcopy (migrate-pause), check that both
+ * sides pause instead of failing, and resume on a new connection.
+ */
+static gboolean postcopy_pause_and_recover(Driver *d, MigAttempt *a, gint64 t0, GError **error)
+{
+    g_autoptr(GError) last = NULL;
+    char *uri = NULL;
+    double resumed;
+
+    a->action_at_s = (drv_now_us() - t0) / 1e6;
+    a->action = g_strdup("migrate-pause in postcopy");
+    drv_log("scenario: migrate-pause on the source at %.2f s (%.2f s into postcopy)",
+            a->action_at_s, a->action_at_s - a->postcopy_at_s);
+    if (!vm_cmd_simple(d->src, "migrate-pause", NULL, error) ||
+        !wait_both_status(d, "postcopy-paused", 30, error)) {
+        return FALSE;
+    }
+    drv_log("both sides postcopy-paused after %.2f s",
+            (drv_now_us() - t0) / 1e6 - a->action_at_s);
+    for (int i = 0; i < INCOMING_BIND_ATTEMPTS && !uri; i++) {
+        g_autoptr(JsonObject) args = json_object_new();
+        int port = pick_free_port(error);
+
+        if (port < 0) {
+            return FALSE;
+        }
+        g_autofree char *try_uri = g_strdup_printf("tcp:127.0.0.1:%d", port);
+        json_object_set_string_member(args, "uri", try_uri);
+        g_clear_error(&last);
+        if (vm_cmd_simple(d->dst, "migrate-recover", args, &last)) {
+            uri = g_steal_pointer(&try_uri);
+        }
+    }
+    if (!uri) {
+        g_propagate_prefixed_error(error, g_steal_pointer(&last), "migrate-recover: ");
+        return FALSE;
+    }
+    g_free(d->incoming_uri);
+    d->incoming_uri = uri;
+    g_autoptr(JsonObject) args = json_object_new();
+    json_object_set_string_member(args, "uri", uri);
+    json_object_set_boolean_member(args, "resume", TRUE);
+    drv_log("migrate-recover on %s; migrate resume=true", uri);
+    if (!vm_cmd_simple(d->src, "migrate", args, error) ||
+        !wait_both_status(d, "postcopy-active|completed", 60, error)) {
+        return FALSE;
+    }
+    resumed = (drv_now_us() - t0) / 1e6;
+    a->recovered_at_s = resumed;
+    a->paused_s = resumed - a->action_at_s;
+    drv_log("postcopy resumed at %.2f s, %.2f s after the pause", resumed, a->paused_s);
+    return TRUE;
+}
+
 static void drain_events(Vm *vm)
 {
     JsonObject *ev;
@@ -694,7 +791,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     const Config *cfg = d->cfg;
     g_autoptr(JsonObject) args = json_object_new();
     Progress progress;
-    gboolean acted = (action == SCENARIO_NORMAL);
+    gboolean acted = (action == SCENARIO_NORMAL || action == SCENARIO_DST_REJECTS);
     gboolean converging = cfg->converge_after <= 0;
     gboolean ok = FALSE;
     gint64 t0;
@@ -710,6 +807,12 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
         return FALSE;
     }
     drv_log("migrate: %s -> %s (%s)", d->src->name, d->dst->name, d->incoming_uri);
+    if (action == SCENARIO_DST_REJECTS) {
+        /* Armed before migrate (x-inject-fault): the stream itself is the action */
+        a->action = g_strdup("a stream the destination must reject");
+        a->action_at_s = 0;
+        d->dst_expendable = TRUE;
+    }
     progress_init(&progress, isatty(STDERR_FILENO));
     for (;;) {
         g_autoptr(JsonNode) ret = vm_cmd(d->src, "query-migrate", NULL, error);
@@ -750,6 +853,11 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
                 break;
             }
         }
+        if (a->postcopy_at_s < 0 && g_str_equal(status, "postcopy-active")) {
+            /* The source switched by itself (the plugin's switchover=bitmap) */
+            a->postcopy_at_s = elapsed;
+            drv_log("%.2f s: the source switched to postcopy", elapsed);
+        }
         if (cfg->postcopy_after > 0 && a->postcopy_at_s < 0 && elapsed >= cfg->postcopy_after &&
             g_str_equal(status, "active")) {
             a->postcopy_at_s = elapsed;
@@ -758,13 +866,22 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
                 break;
             }
         }
-        if (!acted && elapsed >= cfg->after) {
+        if (action == SCENARIO_POSTCOPY_PAUSE && !acted && a->postcopy_at_s >= 0 &&
+            elapsed - a->postcopy_at_s >= cfg->after && g_str_equal(status, "postcopy-active")) {
+            acted = TRUE;
+            if (!postcopy_pause_and_recover(d, a, t0, error)) {
+                break;
+            }
+            continue;
+        }
+        if (!acted && action != SCENARIO_POSTCOPY_PAUSE && elapsed >= cfg->after) {
             acted = TRUE;
             if (!do_scenario_action(d, action, a, elapsed, error)) {
                 break;
             }
         }
-        if (acted && action != SCENARIO_NORMAL && elapsed - a->action_at_s > SCENARIO_END_TIMEOUT_S) {
+        if (acted && action != SCENARIO_NORMAL && action != SCENARIO_POSTCOPY_PAUSE &&
+            elapsed - a->action_at_s > SCENARIO_END_TIMEOUT_S) {
             g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
                         "migration still '%s' %.0f s after %s", status, SCENARIO_END_TIMEOUT_S,
                         a->action);
@@ -802,6 +919,40 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
 }
 
 /* ---- cancel / kill-dst checks --------------------------------------------------- */
+
+/* dst-rejects: the destination must have failed the stream and exited, saying why */
+static void check_dst_rejected(Driver *d)
+{
+    Report *r = d->report;
+    g_autoptr(GRegex) re = g_regex_new(d->cfg->expect_dst_error, 0, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+    g_autofree char *text = NULL;
+    gint64 deadline = drv_now_us() + 10 * G_USEC_PER_SEC;
+
+    while (vm_alive(d->dst) && drv_now_us() < deadline) {
+        g_usleep(100 * 1000);
+    }
+    if (vm_alive(d->dst)) {
+        report_fail(r, "dst-rejects: the destination is still running 10 s after the "
+                    "migration failed");
+        return;
+    }
+    if (!d->dst->stderr_path ||
+        !g_file_get_contents(d->dst->stderr_path, &text, NULL, NULL)) {
+        report_fail(r, "dst-rejects: cannot read the destination's stderr");
+        return;
+    }
+    if (!g_regex_match(re, text, 0, &match)) {
+        g_autofree char *why = vm_death_report(d->dst);
+
+        report_fail(r, "dst-rejects: the destination's stderr does not match /%s/: %s",
+                    d->cfg->expect_dst_error, why);
+        return;
+    }
+    g_autofree char *found = g_match_info_fetch(match, 0);
+    drv_log("destination rejected the stream as expected (%s): %s",
+            vm_describe_exit(d->dst), found);
+}
 
 static void check_scenario_outcome(Driver *d, MigAttempt *a)
 {
@@ -1273,14 +1424,23 @@ static gboolean drive(Driver *d, GError **error)
     }
     a = report_add_attempt(r, cfg->scenario == SCENARIO_NORMAL ? "migration" :
                            cfg->scenario == SCENARIO_CANCEL ? "first attempt (cancel)" :
-                           "first attempt (kill-dst)");
+                           cfg->scenario == SCENARIO_KILL_DST ? "first attempt (kill-dst)" :
+                           cfg->scenario == SCENARIO_POSTCOPY_PAUSE ? "migration (paused, recovered)" :
+                           "first attempt (dst-rejects)");
     if (!run_migration(d, a, cfg->scenario, error)) {
         return FALSE;
     }
     phase_end(d, &t, "migration");
 
-    if (cfg->scenario != SCENARIO_NORMAL) {
+    if (cfg->scenario == SCENARIO_POSTCOPY_PAUSE && !a->action) {
+        report_fail(r, "postcopy-pause: the migration ended '%s' before it was paused (postcopy "
+                    "%s); lower --param max-postcopy-bandwidth or --after", a->status,
+                    a->postcopy_at_s >= 0 ? "ran too briefly" : "never started");
+    } else if (cfg->scenario != SCENARIO_NORMAL && cfg->scenario != SCENARIO_POSTCOPY_PAUSE) {
         check_scenario_outcome(d, a);
+        if (cfg->scenario == SCENARIO_DST_REJECTS && g_strcmp0(a->status, "failed") == 0) {
+            check_dst_rejected(d);
+        }
         if (g_strcmp0(a->status, "completed") == 0) {
             scan_source_log(d);
             return TRUE;  /* nothing to retry; already reported */

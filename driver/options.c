@@ -20,6 +20,8 @@ const char *scenario_name(Scenario s)
     switch (s) {
     case SCENARIO_CANCEL: return "cancel";
     case SCENARIO_KILL_DST: return "kill-dst";
+    case SCENARIO_DST_REJECTS: return "dst-rejects";
+    case SCENARIO_POSTCOPY_PAUSE: return "postcopy-pause";
     default: return "normal";
     }
 }
@@ -123,8 +125,13 @@ static gboolean parse_scenario(const char *s, Scenario *out, GError **error)
         *out = SCENARIO_CANCEL;
     } else if (g_str_equal(s, "kill-dst")) {
         *out = SCENARIO_KILL_DST;
+    } else if (g_str_equal(s, "dst-rejects")) {
+        *out = SCENARIO_DST_REJECTS;
+    } else if (g_str_equal(s, "postcopy-pause")) {
+        *out = SCENARIO_POSTCOPY_PAUSE;
     } else {
-        return usage_error(error, "--scenario must be normal, cancel or kill-dst, not '%s'", s);
+        return usage_error(error, "--scenario must be normal, cancel, kill-dst, dst-rejects or "
+                           "postcopy-pause, not '%s'", s);
     }
     return TRUE;
 }
@@ -168,8 +175,10 @@ static gboolean validate_external(Config *cfg, GError **error)
         return usage_error(error, "guest options (--qemu, --kernel, --bootblock, --plugin, ...) "
                            "cannot be used with already running QEMUs (--src-qmp)");
     }
-    if (cfg->scenario == SCENARIO_KILL_DST) {
-        return usage_error(error, "--scenario kill-dst needs a destination started by the driver");
+    if (cfg->scenario == SCENARIO_KILL_DST || cfg->scenario == SCENARIO_DST_REJECTS ||
+        cfg->scenario == SCENARIO_POSTCOPY_PAUSE) {
+        return usage_error(error, "--scenario %s needs a destination started by the driver",
+                           scenario_name(cfg->scenario));
     }
     /* A retry needs a fresh destination, which we cannot start. */
     cfg->no_retry = TRUE;
@@ -189,8 +198,8 @@ static gboolean validate_guest(Config *cfg, GError **error)
     if ((cfg->initrd || cfg->append) && cfg->bootblock) {
         return usage_error(error, "--initrd/--append need --kernel, not --bootblock");
     }
-    if (cfg->accel_props && !cfg->plugin) {
-        return usage_error(error, "--accel-prop needs --plugin");
+    if ((cfg->accel_props || cfg->dst_no_plugin) && !cfg->plugin) {
+        return usage_error(error, "--accel-prop and --dst-no-plugin need --plugin");
     }
     if (!check_pairs("--accel-prop", cfg->accel_props, NULL, error)) {
         return FALSE;
@@ -297,6 +306,16 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
         return usage_error(error, "--scenario-bandwidth '%s': expected bytes per second",
                            scenario_bandwidth);
     }
+    if ((cfg->scenario == SCENARIO_DST_REJECTS) != (cfg->expect_dst_error != NULL)) {
+        return usage_error(error, "--scenario dst-rejects and --expect-dst-error go together");
+    }
+    if (cfg->expect_dst_error) {
+        g_autoptr(GRegex) re = g_regex_new(cfg->expect_dst_error, 0, 0, error);
+
+        if (!re) {
+            return FALSE;
+        }
+    }
     if (scenario_bandwidth && cfg->scenario == SCENARIO_NORMAL) {
         return usage_error(error, "--scenario-bandwidth needs --scenario cancel or kill-dst");
     }
@@ -348,6 +367,8 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "Add -object migration-accel,id=ma0,plugin=PATH to both QEMUs", "PATH" },
         { "accel-prop", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->accel_props,
           "Extra key=value for the migration-accel object (repeatable)", "KEY=VALUE" },
+        { "dst-no-plugin", 0, 0, G_OPTION_ARG_NONE, &cfg->dst_no_plugin,
+          "Give only the source the accelerator: the destination is a peer without it", NULL },
         { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &cfg->kernel,
           "Guest kernel (default: <repo>/build/guest/vmlinuz)", "FILE" },
         { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &cfg->initrd,
@@ -413,8 +434,13 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
         { "migrate-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->migrate_timeout,
           "Cancel and fail if a migration takes longer (default: 600, 0 = never)", "SECONDS" },
         { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario,
-          "normal, cancel (migrate_cancel) or kill-dst (SIGKILL the destination) (default: normal)",
-          "NAME" },
+          "normal, cancel (migrate_cancel), kill-dst (SIGKILL the destination) or dst-rejects "
+          "(the destination must fail the stream, e.g. with the plugin's x-inject-fault; the "
+          "source must keep running) or postcopy-pause (--after seconds into postcopy, "
+          "migrate-pause the source; both sides must reach postcopy-paused, then migrate-recover "
+          "and migrate resume=true must complete) (default: normal)", "NAME" },
+        { "expect-dst-error", 0, 0, G_OPTION_ARG_STRING, &cfg->expect_dst_error,
+          "dst-rejects: the destination must exit with stderr matching this regex", "REGEX" },
         { "after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->after,
           "When the scenario acts, seconds after migrate (default: 1.0)", "SECONDS" },
         { "no-retry", 0, 0, G_OPTION_ARG_NONE, &cfg->no_retry,
@@ -508,6 +534,7 @@ void config_clear(Config *cfg)
     g_free(cfg->qemu);
     g_free(cfg->plugin);
     g_strfreev(cfg->accel_props);
+    g_free(cfg->expect_dst_error);
     g_free(cfg->kernel);
     g_free(cfg->initrd);
     g_free(cfg->append);

@@ -7,6 +7,8 @@ typedef enum {
     SCENARIO_NORMAL,
     SCENARIO_CANCEL,
     SCENARIO_KILL_DST,
+    SCENARIO_DST_REJECTS,    /* the destination must fail the stream itself */
+    SCENARIO_POSTCOPY_PAUSE, /* cut the connection in postcopy, then recover */
 } Scenario;
 
 typedef struct {
@@ -15,6 +17,8 @@ typedef struct {
     gboolean qemu_given;
     char *plugin;
     char **accel_props;      /* key=value, appended to -object migration-accel */
+    gboolean dst_no_plugin;  /* the destination QEMU gets no accelerator */
+    char *expect_dst_error;  /* dst-rejects: regex its stderr must match */
     char *kernel;
     char *initrd;
     char *append;

@@ -197,7 +197,7 @@ static void print_attempt(FILE *out, MigAttempt *a)
         row(out, "scenario action", "%s at %.2f s", a->action, a->action_at_s);
     }
     if (a->postcopy_at_s >= 0) {
-        row(out, "postcopy", "migrate-start-postcopy at %.2f s", a->postcopy_at_s);
+        row(out, "postcopy", "switched to postcopy at %.2f s", a->postcopy_at_s);
     }
     if (a->last_active && a->final) {
         row(out, "statistics below", "as of the last poll before '%s'", a->status);
@@ -527,6 +527,18 @@ static void add_attempt(JsonBuilder *b, MigAttempt *a)
     json_builder_set_member_name(b, "scenario_action_at_s");
     if (a->action) {
         json_builder_add_double_value(b, a->action_at_s);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "postcopy_recovered_at_s");
+    if (a->recovered_at_s > 0) {
+        json_builder_add_double_value(b, a->recovered_at_s);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "postcopy_paused_s");
+    if (a->recovered_at_s > 0) {
+        json_builder_add_double_value(b, a->paused_s);
     } else {
         json_builder_add_null_value(b);
     }

@@ -25,7 +25,9 @@ typedef struct {
     double wall_s;           /* migrate command .. terminal status, driver clock */
     double action_at_s;      /* when cancel/kill was done; < 0 if not */
     char *action;            /* "migrate_cancel", "SIGKILL destination", NULL */
-    double postcopy_at_s;    /* when migrate-start-postcopy was sent; < 0 if not */
+    double postcopy_at_s;    /* when postcopy started (by us or the source); < 0 if not */
+    double recovered_at_s;   /* postcopy-pause: when both sides were active again */
+    double paused_s;         /* postcopy-pause: migrate-pause .. resumed */
     gint64 expected_downtime_ms;  /* last value seen while active; -1 unknown */
     JsonObject *final;       /* last query-migrate reply */
     JsonObject *last_active; /* last reply with RAM stats, if @final has none */

@@ -19,9 +19,12 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_WP_GRANULARITY] = {
         "wp-granularity", { "4K", "2M", "1G" }, { 0 } },
     [MIGACCEL_OPT_SWITCHOVER] = {
-        "switchover", { "precopy" }, { "bitmap" } },
+        "switchover", { "precopy", "bitmap" }, { 0 } },
     [MIGACCEL_OPT_TRANSPORT] = {
         "transport", { "socket" }, { "io_uring" } },
+    [MIGACCEL_OPT_INJECT_FAULT] = {
+        "x-inject-fault", { "none", "discard-flip", "discard-truncate" },
+        { 0 } },
 };
 
 void migaccel_options_init(MigAccelOptions *opts)

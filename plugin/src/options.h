@@ -12,6 +12,7 @@ enum {
     MIGACCEL_OPT_WP_GRANULARITY,
     MIGACCEL_OPT_SWITCHOVER,
     MIGACCEL_OPT_TRANSPORT,
+    MIGACCEL_OPT_INJECT_FAULT,      /* tests only: corrupt our messages */
     MIGACCEL_OPT__MAX
 };
 

@@ -15,6 +15,7 @@
 #include "migaccel.h"
 #include "options.h"
 #include "stats.h"
+#include "switchover.h"
 #include "tracking.h"
 #include "uring_probe.h"
 #include "wp.h"
@@ -27,6 +28,7 @@ typedef struct MigAccelState {
     MigAccelStats stats;
     MigAccelTracking tracking;
     MigAccelWp wp;
+    MigAccelSwitchover switchover;
     MigAccelUringProbe uring;
 } MigAccelState;
 
@@ -43,6 +45,12 @@ static int plugin_set_option(void *opaque, const char *name,
 
     if (ret == 0 && !strcmp(name, "wp-granularity")) {
         migaccel_wp_set_granularity(&s->wp, value);
+    }
+    if (ret == 0 && !strcmp(name, "switchover")) {
+        migaccel_switchover_set_mode(&s->switchover, value);
+    }
+    if (ret == 0 && !strcmp(name, "x-inject-fault")) {
+        migaccel_switchover_set_fault(&s->switchover, value);
     }
     if (ret == 0) {
         migaccel_tracking_set_loose(
@@ -80,6 +88,7 @@ static void plugin_event(void *opaque, const MigAccelEventInfo *info)
     migaccel_stats_event(&s->stats, info, migaccel_now_ns());
     migaccel_tracking_event(&s->tracking, info);
     migaccel_wp_event(&s->wp, info);
+    migaccel_switchover_event(&s->switchover, info);
 }
 
 static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
@@ -93,6 +102,56 @@ static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
     migaccel_stats_foreach(&s->stats, fn, fn_opaque);
     migaccel_tracking_foreach(&s->tracking, fn, fn_opaque);
     migaccel_wp_foreach(&s->wp, fn, fn_opaque);
+    migaccel_switchover_foreach(&s->switchover, fn, fn_opaque);
+}
+
+static uint32_t plugin_features(void *opaque)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_switchover_features(&s->switchover);
+}
+
+static uint64_t plugin_bitmap_bound(void *opaque, uint64_t nbits)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_switchover_bitmap_bound(&s->switchover, nbits);
+}
+
+static int64_t plugin_bitmap_encode(void *opaque, MigAccelRAMBlock *block,
+                                    MigAccelBitmapUse use,
+                                    const uint64_t *bits, uint64_t nbits,
+                                    const uint64_t *summary,
+                                    uint32_t summary_shift, uint8_t *out,
+                                    uint64_t out_len)
+{
+    MigAccelState *s = opaque;
+
+    (void)block;
+    return migaccel_switchover_bitmap_encode(&s->switchover, use, bits, nbits,
+                                             summary, summary_shift, out,
+                                             out_len);
+}
+
+static int64_t plugin_bitmap_decode(void *opaque, MigAccelRAMBlock *block,
+                                    MigAccelBitmapUse use, const uint8_t *in,
+                                    uint64_t len, uint64_t *bits,
+                                    uint64_t nbits, char **errmsg)
+{
+    MigAccelState *s = opaque;
+
+    (void)block;
+    return migaccel_switchover_bitmap_decode(&s->switchover, use, in, len,
+                                             bits, nbits, errmsg);
+}
+
+static MigAccelHookResult plugin_want_postcopy(void *opaque,
+                                               uint64_t pending_bytes)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_switchover_want_postcopy(&s->switchover, pending_bytes);
 }
 
 static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
@@ -111,11 +170,11 @@ static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
 MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
                                             MigAccelPlugin *plugin)
 {
-    /* The dirty summary services arrived with API version 3 */
+    /* Negotiation and the bitmap codec hooks arrived with API version 4 */
     if (host->struct_size < sizeof(MigAccelHost) ||
         plugin->struct_size < sizeof(MigAccelPlugin)) {
         host->log(MIGACCEL_LOG_ERROR, "migaccel " MIGACCEL_VERSION
-                  ": QEMU's interface tables are older than API version 3");
+                  ": QEMU's interface tables are older than API version 4");
         return -ENOTSUP;
     }
 
@@ -124,6 +183,7 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     migaccel_options_init(&s->options);
     migaccel_tracking_init(&s->tracking, host);
     migaccel_wp_init(&s->wp, host);
+    migaccel_switchover_init(&s->switchover, host);
     migaccel_uring_probe(&s->uring);
     if (!s->uring.available) {
         host_logf(host, MIGACCEL_LOG_INFO,
@@ -138,6 +198,11 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     plugin->get_option = plugin_get_option;
     plugin->event = plugin_event;
     plugin->stats_foreach = plugin_stats_foreach;
+    plugin->features = plugin_features;
+    plugin->bitmap_bound = plugin_bitmap_bound;
+    plugin->bitmap_encode = plugin_bitmap_encode;
+    plugin->bitmap_decode = plugin_bitmap_decode;
+    plugin->want_postcopy = plugin_want_postcopy;
     /* Stock behaviour: no interceptors yet */
     return 0;
 }

@@ -19,8 +19,14 @@ expect_refusal() {
 }
 
 net=(--net-guest-ip 10.213.1.2/24 --net-src-tap tap-src --net-dst-tap tap-dst)
-expect_refusal "unknown scenario" 2 "--scenario must be normal, cancel or kill-dst" \
+expect_refusal "unknown scenario" 2 "--scenario must be normal, cancel, kill-dst, dst-rejects or postcopy-pause" \
     --scenario nonsense
+expect_refusal "dst-rejects without the expected error" 2 \
+    "--scenario dst-rejects and --expect-dst-error go together" --scenario dst-rejects
+expect_refusal "expected error without dst-rejects" 2 \
+    "--scenario dst-rejects and --expect-dst-error go together" --expect-dst-error boom
+expect_refusal "bad expected-error regex" 2 "regular expression" --scenario dst-rejects --expect-dst-error '(('
+expect_refusal "dst-no-plugin without a plugin" 2 "--dst-no-plugin need --plugin" --dst-no-plugin
 expect_refusal "bad bandwidth" 2 "--max-bandwidth 'fast'" --max-bandwidth fast
 expect_refusal "negative postcopy delay" 2 "--postcopy-after must be >= 0" --postcopy-after -1
 expect_refusal "postcopy with kill-dst" 2 "cannot be combined with --scenario kill-dst" \

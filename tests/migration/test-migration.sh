@@ -4,7 +4,9 @@
 # the source's at switchover, and the guest's own pattern check must find
 # no lost write afterwards.
 #   test-migration.sh SRC BUILD SCENARIO [stock|loose] [4K|2M|1G]
-# SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
+# SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|postcopy-stock-peer|
+#   bitmap-switchover|postcopy-recover|discard-corrupt|discard-truncate|cancel|kill-dst|kvm-bootblock|
+#   kvm-bootblock-ring;
 # then the plugin's trace-install mode (default stock) and wp-granularity
 # (default 4K). With loose, the accelerator's stats must show that precopy
 # syncs ran loose; with 2M or 1G, that every sync read the dirty bitmap
@@ -76,6 +78,50 @@ postcopy)
     args=("${kernel_guest[@]}" --append "$busy_append" --postcopy-after 1.0
           --max-bandwidth 100M)
     ;;
+postcopy-stock-peer)
+    # As postcopy, but the destination has no accelerator: the source's
+    # hello is echoed, so the discard goes as QEMU's own range commands.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=("${kernel_guest[@]}" --append "$busy_append" --postcopy-after 1.0
+          --max-bandwidth 100M --dst-no-plugin)
+    ;;
+bitmap-switchover)
+    # The vMotion flow: the plugin switches to postcopy after the first
+    # pass; the still-dirty pages go as one compressed bitmap per RAM
+    # block, the destination pulls and receives the rest (-S: paused until
+    # the last page, then all of memory is compared).
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
+          --accel-prop switchover=bitmap --max-bandwidth 200M)
+    ;;
+postcopy-recover)
+    # A bitmap switchover whose connection breaks in postcopy (migrate-pause
+    # half a second in, postcopy slowed to 20 MB/s so it is still running):
+    # both sides must reach postcopy-paused; migrate-recover on the
+    # destination and migrate resume=true on the source must complete it,
+    # the receive bitmaps going back compressed, with memory intact.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
+          --accel-prop switchover=bitmap --max-bandwidth 200M
+          --param max-postcopy-bandwidth=20971520 --scenario postcopy-pause --after 0.5)
+    ;;
+discard-corrupt|discard-truncate)
+    # The source's plugin spoils its first discard bitmap: the destination
+    # must refuse it with a clear error and exit before it could run the
+    # guest, the source must keep running, and a retry to a fresh
+    # destination (clean bitmap) must complete with memory intact.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    if [ "$scenario" = discard-corrupt ]; then
+        fault=discard-flip
+        expect="compressed discard bitmap of '[^']+' rejected: checksum mismatch"
+    else
+        fault=discard-truncate
+        expect="compressed discard bitmap of '[^']+' rejected: malformed or truncated"
+    fi
+    args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
+          --accel-prop switchover=bitmap --accel-prop "x-inject-fault=$fault"
+          --max-bandwidth 200M --scenario dst-rejects --expect-dst-error "$expect")
+    ;;
 cancel|kill-dst)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     # A bandwidth cap keeps the first attempt running long enough to be
@@ -135,9 +181,9 @@ status=0
 if [ "$status" = 0 ]; then
     ok "migration ($scenario, trace-install=$trace_mode, wp-granularity=$wp) completed, memory verified"
     # Did the mode do what it says? (cancel/kill-dst: the last attempt's figures)
-    if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" <<'EOPY'
+    if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" "$scenario" <<'EOPY'
 import json, sys
-report, mode, wp = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+report, mode, wp, scenario = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
 s = report["accel_stats"]["src"]
 track = s["dirty_tracking"]  # 1 TCG, 2-4 KVM bitmap, 5 KVM ring
 loose, stock = s["trace_loose_syncs"], s["trace_stock_syncs"]
@@ -190,6 +236,42 @@ if report["migration"]["postcopy_started_at_s"] is not None:
     facts += f" postcopy_discard_calls={s['postcopy_discard_calls']}"
     if s["postcopy_discard_calls"] < 1:
         errors.append("postcopy ran but the postcopy discard hook was not called")
+    d = report["accel_stats"].get("dst") or {}
+    facts += (f" switchover_mode={s['switchover_mode']} peer_state={s['peer_state']}"
+              f" discard_format={s['discard_format']} discard_wire_bytes={s['discard_wire_bytes']}"
+              f" discard_raw_bytes={s['discard_raw_bytes']} discard_encode_ns={s['discard_encode_ns']}"
+              f" dst_blocks_decoded={d.get('discard_blocks_decoded')}"
+              f" dst_decode_ns={d.get('discard_decode_ns')}")
+    if scenario == "postcopy-stock-peer":
+        # the destination has no accelerator: stock ranges, and we say so
+        if s["peer_state"] != 2 or s["discard_format"] != 1 or s["discard_blocks_encoded"]:
+            errors.append("a destination without the accelerator must get the stock discard format")
+    else:
+        # both sides have the codec: one compressed bitmap per RAM block
+        if s["peer_state"] != 3 or not s["peer_features"] & 1:
+            errors.append("the destination's accelerator was not negotiated")
+        if s["discard_format"] != 2 or s["discard_blocks_encoded"] < 1:
+            errors.append("the discard did not go as compressed bitmaps")
+        if d.get("discard_blocks_decoded") != s["discard_blocks_encoded"]:
+            errors.append("the destination decoded a different number of bitmaps than were sent")
+        if s["discard_wire_bytes"] >= s["discard_raw_bytes"] * 1.01 + 64:
+            errors.append("the compressed discard bitmaps are larger than raw + 1 %")
+    bitmap_scenarios = ("bitmap-switchover", "postcopy-recover", "discard-corrupt", "discard-truncate")
+    want_mode = 2 if scenario in bitmap_scenarios else 1
+    if s["switchover_mode"] != want_mode:
+        errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
+    if scenario == "postcopy-recover":
+        att = report["attempts"][-1]
+        facts += (f" paused_s={att['postcopy_paused_s']} recv_bitmaps={s['recv_bitmap_blocks_decoded']}"
+                  f" recv_wire={s['recv_bitmap_wire_bytes']} recv_raw={s['recv_bitmap_raw_bytes']}")
+        if att["postcopy_recovered_at_s"] is None:
+            errors.append("postcopy was never paused and recovered")
+        if s["recv_bitmap_blocks_decoded"] < 1 or s["recv_bitmap_blocks_decoded"] != d.get("recv_bitmap_blocks_encoded"):
+            errors.append("the receive bitmaps did not come back compressed")
+        elif s["recv_bitmap_wire_bytes"] >= s["recv_bitmap_raw_bytes"] * 1.01 + 64:
+            errors.append("the compressed receive bitmaps are larger than raw + 1 %")
+elif scenario in ("bitmap-switchover", "postcopy-recover", "discard-corrupt", "discard-truncate"):
+    errors.append("switchover=bitmap, but the migration never switched to postcopy")
 print(facts + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)
 EOPY

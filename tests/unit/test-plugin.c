@@ -54,9 +54,13 @@ static void test_options_errors(void)
     g_assert_null(msg);
 
     g_assert_cmpint(migaccel_option_set(&opts, "switchover", "bitmap", &msg),
+                    ==, 0);
+    g_assert_null(msg);
+
+    g_assert_cmpint(migaccel_option_set(&opts, "transport", "io_uring", &msg),
                     ==, -ENOTSUP);
-    g_assert_nonnull(strstr(msg, "switchover=bitmap is not implemented"));
-    g_assert_nonnull(strstr(msg, "accepted: precopy"));
+    g_assert_nonnull(strstr(msg, "transport=io_uring is not implemented"));
+    g_assert_nonnull(strstr(msg, "accepted: socket"));
     free(msg);
     msg = NULL;
 
@@ -73,8 +77,10 @@ static void test_options_errors(void)
     free(msg);
 
     /* A refused value leaves the one in force */
+    g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_TRANSPORT), ==,
+                    "socket");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_SWITCHOVER), ==,
-                    "precopy");
+                    "bitmap");
 }
 
 static void collect_stat(const char *name, uint64_t value, void *opaque)
@@ -178,6 +184,10 @@ static struct {
     uint32_t level;
     unsigned level_calls, summary_resets;
     bool summary_refused;
+    /* negotiation (API version 4) */
+    MigAccelPeer peer;
+    uint32_t peer_features;
+    bool postcopy_ram;
 } fake;
 
 static MigAccelDirtyTracking fake_dirty_tracking(void)
@@ -279,6 +289,17 @@ static void fake_dirty_summary_stats_reset(void)
     fake.summary_resets++;
 }
 
+static MigAccelPeer fake_peer(uint32_t *features)
+{
+    *features = fake.peer_features;
+    return fake.peer;
+}
+
+static bool fake_postcopy_ram(void)
+{
+    return fake.postcopy_ram;
+}
+
 static void fake_host(MigAccelHost *host)
 {
     memset(host, 0, sizeof(*host));
@@ -303,6 +324,8 @@ static void fake_host(MigAccelHost *host)
     host->dirty_summary_level = fake_dirty_summary_level;
     host->dirty_summary_stats = fake_dirty_summary_stats;
     host->dirty_summary_stats_reset = fake_dirty_summary_stats_reset;
+    host->peer = fake_peer;
+    host->postcopy_ram = fake_postcopy_ram;
 }
 
 static void send_event(MigAccelPlugin *plugin, MigAccelEvent ev,
@@ -498,10 +521,14 @@ static void test_abi_refuses_old_tables(void)
     /* a version 1 QEMU: no per-vCPU tracking services */
     host.struct_size = offsetof(MigAccelHost, dirty_tracking);
     g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
-    g_assert_nonnull(strstr(host_log_text->str, "older than API version 3"));
+    g_assert_nonnull(strstr(host_log_text->str, "older than API version 4"));
     g_assert_null(plugin.opaque);
     /* a version 2 QEMU: no dirty summary */
     host.struct_size = offsetof(MigAccelHost, set_dirty_summary_level);
+    g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
+    g_assert_null(plugin.opaque);
+    /* a version 3 QEMU: no negotiation */
+    host.struct_size = offsetof(MigAccelHost, peer);
     g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
     g_assert_null(plugin.opaque);
     g_string_free(host_log_text, TRUE);
@@ -562,6 +589,162 @@ static void test_wp_granularity(void)
     dlclose(handle);
 }
 
+static void sync_end(MigAccelPlugin *plugin, uint64_t sync_count)
+{
+    MigAccelEventInfo info = { .struct_size = sizeof(info),
+                               .event = MIGACCEL_EV_SYNC,
+                               .edge = MIGACCEL_END,
+                               .sync_count = sync_count };
+    plugin->event(plugin->opaque, &info);
+}
+
+static uint64_t stat_now(MigAccelPlugin *plugin, const char *name)
+{
+    g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    plugin->stats_foreach(plugin->opaque, collect_stat, t);
+    return stat_of(t, name);
+}
+
+static void test_switchover_bitmap(void)
+{
+    void *handle;
+    MigAccelHost host;
+    MigAccelPlugin plugin = install_plugin(&handle, &host);
+    char *msg = NULL;
+
+    g_assert_nonnull(plugin.want_postcopy);
+    g_assert_cmpuint(plugin.features(plugin.opaque), ==,
+                     MIGACCEL_FEAT_CODEC_V1);
+
+    /* precopy (default): never asks for postcopy */
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    sync_end(&plugin, 3);
+    g_assert_cmpint(plugin.want_postcopy(plugin.opaque, 1 << 30), ==,
+                    MIGACCEL_DEFER);
+
+    /* bitmap without postcopy-ram: a warning and precopy, never silent */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "switchover", "bitmap",
+                                      &msg), ==, 0);
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_nonnull(strstr(host_log_text->str, "switchover=bitmap needs the "
+                            "postcopy-ram capability"));
+    sync_end(&plugin, 3);
+    g_assert_cmpint(plugin.want_postcopy(plugin.opaque, 1 << 30), ==,
+                    MIGACCEL_DEFER);
+    g_assert_cmpuint(stat_now(&plugin, "switchover_fallbacks"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "switchover_bitmap_in_force"), ==, 0);
+
+    /* with postcopy-ram: after the first pass (second sync), once */
+    fake.postcopy_ram = true;
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(stat_now(&plugin, "switchover_bitmap_in_force"), ==, 1);
+    sync_end(&plugin, 1);
+    g_assert_cmpint(plugin.want_postcopy(plugin.opaque, 1 << 30), ==,
+                    MIGACCEL_DEFER);
+    sync_end(&plugin, 2);
+    g_assert_cmpint(plugin.want_postcopy(plugin.opaque, 1 << 30), ==,
+                    MIGACCEL_HANDLED);
+    g_assert_cmpint(plugin.want_postcopy(plugin.opaque, 1 << 30), ==,
+                    MIGACCEL_DEFER);
+
+    /* the discard goes compressed: encode, decode, counters */
+    const uint64_t nbits = 100000;
+    uint64_t bits[(100000 + 63) / 64] = { 0 };
+    uint64_t back[(100000 + 63) / 64] = { 0 };
+    for (uint64_t i = 5000; i < 9000; i++) {
+        bits[i / 64] |= UINT64_C(1) << (i % 64);
+    }
+    uint64_t bound = plugin.bitmap_bound(plugin.opaque, nbits);
+    g_assert_cmpuint(bound, >, 0);
+    uint8_t *enc = g_malloc(bound);
+    send_event(&plugin, MIGACCEL_EV_POSTCOPY_DISCARD, MIGACCEL_BEGIN);
+    int64_t len = plugin.bitmap_encode(plugin.opaque, NULL,
+                                       MIGACCEL_BITMAP_DISCARD, bits, nbits,
+                                       NULL, 0, enc, bound);
+    g_assert_cmpint(len, >, 0);
+    g_assert_cmpint(len, <, 100);
+    send_event(&plugin, MIGACCEL_EV_POSTCOPY_DISCARD, MIGACCEL_END);
+    g_assert_cmpuint(stat_now(&plugin, "switchover_mode"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "discard_format"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "discard_blocks_encoded"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "discard_wire_bytes"), ==, len);
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, 4000);
+    g_assert_null(msg);
+    g_assert_cmpmem(bits, sizeof(bits), back, sizeof(back));
+
+    /* injected faults: each spoils one message, with its exact error */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "discard-flip", &msg), ==, 0);
+    len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_DISCARD,
+                               bits, nbits, NULL, 0, enc, bound);
+    memset(back, 0, sizeof(back));
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, -EBADMSG);
+    g_assert_nonnull(strstr(msg, "checksum mismatch"));
+    free(msg);
+    msg = NULL;
+    g_assert_true(memcmp(back, (uint64_t[G_N_ELEMENTS(back)]){ 0 },
+                         sizeof(back)) == 0);
+    len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_DISCARD,
+                               bits, nbits, NULL, 0, enc, bound);
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, 4000);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "discard-truncate", &msg), ==, 0);
+    len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_DISCARD,
+                               bits, nbits, NULL, 0, enc, bound);
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, -EINVAL);
+    g_assert_nonnull(strstr(msg, "truncated"));
+    free(msg);
+    msg = NULL;
+    g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "discard_decode_errors"), ==, 2);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "everything", &msg), ==, -EINVAL);
+    free(msg);
+    msg = NULL;
+
+    /* postcopy recovery: the receive bitmap, no fault injected into it */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "discard-flip", &msg), ==, 0);
+    len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_RECEIVED,
+                               bits, nbits, NULL, 0, enc, bound);
+    memset(back, 0, sizeof(back));
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_RECEIVED, enc, len,
+                                         back, nbits, &msg), ==, 4000);
+    g_assert_cmpmem(bits, sizeof(bits), back, sizeof(back));
+    g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_blocks_encoded"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_blocks_decoded"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_wire_bytes"), ==, 2 * len);
+    g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 2);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault", "none",
+                                      &msg), ==, 0);
+
+    /* a stock peer: QEMU sent ranges, the counters and the log say so */
+    fake.peer = MIGACCEL_PEER_STOCK;
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    send_event(&plugin, MIGACCEL_EV_POSTCOPY_DISCARD, MIGACCEL_BEGIN);
+    send_event(&plugin, MIGACCEL_EV_POSTCOPY_DISCARD, MIGACCEL_END);
+    g_assert_cmpuint(stat_now(&plugin, "discard_format"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "peer_state"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "switchover_mode"), ==, 1);
+    g_assert_nonnull(strstr(host_log_text->str, "the destination has no "
+                            "migration accelerator"));
+
+    g_free(enc);
+    plugin.uninstall(plugin.opaque);
+    g_string_free(host_log_text, TRUE);
+    dlclose(handle);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -581,5 +764,6 @@ int main(int argc, char **argv)
     g_test_add_func("/tracking/stock", test_tracking_stock);
     g_test_add_func("/tracking/loose", test_tracking_loose);
     g_test_add_func("/wp/granularity", test_wp_granularity);
+    g_test_add_func("/switchover/bitmap", test_switchover_bitmap);
     return g_test_run();
 }

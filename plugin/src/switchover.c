@@ -1,0 +1,303 @@
+#include "switchover.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "stats.h"
+
+#define ADD(counter, v) \
+    atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
+#define SET(counter, v) \
+    atomic_store_explicit(&(counter), (v), memory_order_relaxed)
+#define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
+
+void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host)
+{
+    memset(sw, 0, sizeof(*sw));
+    sw->host = host;
+}
+
+int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value)
+{
+    if (!strcmp(value, "precopy")) {
+        sw->bitmap_wanted = false;
+    } else if (!strcmp(value, "bitmap")) {
+        sw->bitmap_wanted = true;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value)
+{
+    if (!strcmp(value, "none")) {
+        sw->fault = MIGACCEL_FAULT_NONE;
+    } else if (!strcmp(value, "discard-flip")) {
+        sw->fault = MIGACCEL_FAULT_DISCARD_FLIP;
+    } else if (!strcmp(value, "discard-truncate")) {
+        sw->fault = MIGACCEL_FAULT_DISCARD_TRUNCATE;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void reset_counters(MigAccelBitmapCounters *c)
+{
+    SET(c->blocks_encoded, 0);
+    SET(c->blocks_decoded, 0);
+    SET(c->wire_bytes, 0);
+    SET(c->raw_bytes, 0);
+    SET(c->encode_ns, 0);
+    SET(c->decode_ns, 0);
+    SET(c->decode_errors, 0);
+}
+
+static void reset_migration(MigAccelSwitchover *sw)
+{
+    sw->postcopy_requested = false;
+    sw->syncs = 0;
+    SET(sw->switchover_mode, MIGACCEL_SWITCHOVER_PRECOPY);
+    SET(sw->discard_format, MIGACCEL_FORMAT_NONE);
+    SET(sw->discard_pages, 0);
+    reset_counters(&sw->discard);
+    reset_counters(&sw->recv);
+}
+
+void migaccel_switchover_event(MigAccelSwitchover *sw,
+                               const MigAccelEventInfo *info)
+{
+    const MigAccelHost *host = sw->host;
+
+    switch (info->event) {
+    case MIGACCEL_EV_SRC_SETUP:
+        if (info->edge != MIGACCEL_BEGIN) {
+            return;
+        }
+        reset_migration(sw);
+        sw->bitmap_in_force = sw->bitmap_wanted && host->postcopy_ram();
+        if (sw->bitmap_wanted && !sw->bitmap_in_force) {
+            ADD(sw->switchover_fallbacks, 1);
+            host->log(MIGACCEL_LOG_WARNING,
+                      "switchover=bitmap needs the postcopy-ram capability on "
+                      "both sides; this migration switches over by precopy");
+        }
+        return;
+    case MIGACCEL_EV_DST_SETUP:
+        if (info->edge == MIGACCEL_BEGIN) {
+            reset_migration(sw);
+        }
+        return;
+    case MIGACCEL_EV_SYNC:
+        if (info->edge == MIGACCEL_END) {
+            sw->syncs = info->sync_count;
+        }
+        return;
+    case MIGACCEL_EV_POSTCOPY_DISCARD:
+        if (info->edge == MIGACCEL_BEGIN) {
+            SET(sw->switchover_mode, sw->postcopy_requested
+                ? MIGACCEL_SWITCHOVER_BITMAP
+                : MIGACCEL_SWITCHOVER_POSTCOPY_USER);
+            SET(sw->discard_pages, info->dirty_pages);
+        } else if (!GET(sw->discard.blocks_encoded)) {
+            uint32_t features;
+            MigAccelPeer peer = host->peer(&features);
+
+            SET(sw->discard_format, MIGACCEL_FORMAT_STOCK);
+            g_autofree char *msg = g_strdup_printf(
+                "postcopy discard ranges went in QEMU's own format: %s",
+                peer == MIGACCEL_PEER_MIGACCEL
+                ? "the destination's accelerator has no bitmap codec"
+                : peer == MIGACCEL_PEER_NONE
+                ? "the destination was not asked (no return path)"
+                : "the destination has no migration accelerator");
+            host->log(MIGACCEL_LOG_INFO, msg);
+        } else {
+            SET(sw->discard_format, MIGACCEL_FORMAT_COMPRESSED);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+static void counters_foreach(MigAccelBitmapCounters *c, const char *prefix,
+                             MigAccelStatFn fn, void *opaque)
+{
+    static const char *const names[] = {
+        "blocks_encoded", "blocks_decoded", "wire_bytes", "raw_bytes",
+        "encode_ns", "decode_ns", "decode_errors",
+    };
+    _Atomic uint64_t *values[] = {
+        &c->blocks_encoded, &c->blocks_decoded, &c->wire_bytes,
+        &c->raw_bytes, &c->encode_ns, &c->decode_ns, &c->decode_errors,
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *name = g_strconcat(prefix, names[i], NULL);
+        fn(name, GET(*values[i]), opaque);
+    }
+}
+
+void migaccel_switchover_foreach(MigAccelSwitchover *sw, MigAccelStatFn fn,
+                                 void *opaque)
+{
+    uint32_t features = 0;
+    MigAccelPeer peer = sw->host->peer(&features);
+
+    fn("switchover_bitmap_in_force", sw->bitmap_in_force, opaque);
+    fn("switchover_mode", GET(sw->switchover_mode), opaque);
+    fn("switchover_fallbacks", GET(sw->switchover_fallbacks), opaque);
+    fn("peer_state", peer, opaque);
+    fn("peer_features", features, opaque);
+    fn("discard_format", GET(sw->discard_format), opaque);
+    fn("discard_pages", GET(sw->discard_pages), opaque);
+    fn("faults_injected", GET(sw->faults_injected), opaque);
+    counters_foreach(&sw->discard, "discard_", fn, opaque);
+    counters_foreach(&sw->recv, "recv_bitmap_", fn, opaque);
+}
+
+uint32_t migaccel_switchover_features(MigAccelSwitchover *sw)
+{
+    (void)sw;
+    /* Whatever the options: a destination must decode what it is sent */
+    return MIGACCEL_FEAT_CODEC_V1;
+}
+
+uint64_t migaccel_switchover_bitmap_bound(MigAccelSwitchover *sw,
+                                          uint64_t nbits)
+{
+    (void)sw;
+    return migaccel_bitmap_encode_bound(nbits);
+}
+
+/* Spoil an encoding of @len bytes as the armed fault says; new length */
+static int64_t inject_fault(MigAccelSwitchover *sw, uint8_t *out,
+                            int64_t len)
+{
+    MigAccelFault fault = sw->fault;
+
+    if (fault == MIGACCEL_FAULT_NONE || len <= MIGACCEL_BITMAP_HEADER_SIZE + 4) {
+        return len;
+    }
+    sw->fault = MIGACCEL_FAULT_NONE;    /* once: the retry must be clean */
+    ADD(sw->faults_injected, 1);
+    if (fault == MIGACCEL_FAULT_DISCARD_FLIP) {
+        out[MIGACCEL_BITMAP_HEADER_SIZE] ^= 0xff;
+        sw->host->log(MIGACCEL_LOG_WARNING, "x-inject-fault=discard-flip: "
+                      "corrupted the discard bitmap on purpose");
+        return len;
+    }
+    sw->host->log(MIGACCEL_LOG_WARNING, "x-inject-fault=discard-truncate: "
+                  "dropped the last 4 bytes of the discard bitmap on purpose");
+    return len - 4;
+}
+
+static MigAccelBitmapCounters *counters_for(MigAccelSwitchover *sw,
+                                            MigAccelBitmapUse use)
+{
+    switch (use) {
+    case MIGACCEL_BITMAP_DISCARD:
+        return &sw->discard;
+    case MIGACCEL_BITMAP_RECEIVED:
+        return &sw->recv;
+    default:
+        return NULL;
+    }
+}
+
+int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
+                                          MigAccelBitmapUse use,
+                                          const uint64_t *bits, uint64_t nbits,
+                                          const uint64_t *summary,
+                                          uint32_t summary_shift,
+                                          uint8_t *out, uint64_t out_len)
+{
+    MigAccelBitmapCounters *c = counters_for(sw, use);
+    uint64_t t0 = migaccel_now_ns();
+    ssize_t len;
+
+    if (!c) {
+        return -EINVAL;
+    }
+    /* This codec version reads every word: the summary is not used yet */
+    (void)summary;
+    (void)summary_shift;
+    len = migaccel_bitmap_encode(bits, nbits, out, out_len);
+    ADD(c->encode_ns, migaccel_now_ns() - t0);
+    if (len < 0) {
+        return len;
+    }
+    /* Faults are injected into discard bitmaps only */
+    if (use == MIGACCEL_BITMAP_DISCARD) {
+        len = inject_fault(sw, out, len);
+    }
+    ADD(c->blocks_encoded, 1);
+    ADD(c->wire_bytes, (uint64_t)len);
+    ADD(c->raw_bytes, (nbits + 7) / 8);
+    return len;
+}
+
+static char *decode_error(int64_t ret)
+{
+    switch (ret) {
+    case -EBADMSG:
+        return strdup("checksum mismatch (the bitmap was damaged on the way)");
+    case -EINVAL:
+        return strdup("malformed or truncated encoding (its header, "
+                      "lengths or records do not add up)");
+    default:
+        return strdup(strerror((int)-ret));
+    }
+}
+
+int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
+                                          MigAccelBitmapUse use,
+                                          const uint8_t *in, uint64_t len,
+                                          uint64_t *bits, uint64_t nbits,
+                                          char **errmsg)
+{
+    MigAccelBitmapCounters *c = counters_for(sw, use);
+    uint64_t t0 = migaccel_now_ns();
+    ssize_t ret;
+
+    if (!c || len > SIZE_MAX) {
+        *errmsg = strdup("unsupported bitmap use or length");
+        return -EINVAL;
+    }
+    ret = migaccel_bitmap_decode(in, (size_t)len, bits, nbits);
+    ADD(c->decode_ns, migaccel_now_ns() - t0);
+    if (ret < 0) {
+        ADD(c->decode_errors, 1);
+        *errmsg = decode_error(ret);
+        return ret;
+    }
+    ADD(c->blocks_decoded, 1);
+    ADD(c->wire_bytes, len);
+    ADD(c->raw_bytes, (nbits + 7) / 8);
+    if (use == MIGACCEL_BITMAP_DISCARD) {
+        ADD(sw->discard_pages, (uint64_t)ret);
+        SET(sw->discard_format, MIGACCEL_FORMAT_COMPRESSED);
+    }
+    return ret;
+}
+
+MigAccelHookResult migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
+                                                     uint64_t pending_bytes)
+{
+    (void)pending_bytes;
+    /*
+     * The vMotion flow: one full pass, then stop, send what is still
+     * dirty as a bitmap and let the destination pull it.  QEMU itself
+     * still completes by precopy when what is left fits its downtime.
+     */
+    if (!sw->bitmap_in_force || sw->postcopy_requested || sw->syncs < 2) {
+        return MIGACCEL_DEFER;
+    }
+    sw->postcopy_requested = true;
+    return MIGACCEL_HANDLED;
+}

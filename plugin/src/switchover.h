@@ -1,0 +1,96 @@
+/*
+ * How the migration ends (switchover=precopy|bitmap) and the compressed
+ * bitmaps QEMU sends through the plugin's codec: the postcopy discard
+ * bitmap, negotiated with the peer (QEMU sends the stock ranges to a peer
+ * without the codec, and the counters say which form went).
+ */
+#ifndef MIGACCEL_SWITCHOVER_H
+#define MIGACCEL_SWITCHOVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "migaccel.h"
+
+/* x-inject-fault values: corrupt our own next message, for tests */
+typedef enum MigAccelFault {
+    MIGACCEL_FAULT_NONE = 0,
+    MIGACCEL_FAULT_DISCARD_FLIP,        /* payload byte 0 inverted */
+    MIGACCEL_FAULT_DISCARD_TRUNCATE,    /* last 4 bytes not sent */
+} MigAccelFault;
+
+/* switchover_mode counter values */
+enum {
+    MIGACCEL_SWITCHOVER_PRECOPY = 0,
+    MIGACCEL_SWITCHOVER_POSTCOPY_USER = 1,   /* migrate-start-postcopy */
+    MIGACCEL_SWITCHOVER_BITMAP = 2,
+};
+
+/* discard_format counter values */
+enum {
+    MIGACCEL_FORMAT_NONE = 0,
+    MIGACCEL_FORMAT_STOCK = 1,
+    MIGACCEL_FORMAT_COMPRESSED = 2,
+};
+
+/* What went through the codec for one use of bitmaps, on this side */
+typedef struct MigAccelBitmapCounters {
+    _Atomic uint64_t blocks_encoded;
+    _Atomic uint64_t blocks_decoded;
+    _Atomic uint64_t wire_bytes;
+    _Atomic uint64_t raw_bytes;         /* what raw bitmaps would have been */
+    _Atomic uint64_t encode_ns;
+    _Atomic uint64_t decode_ns;
+    _Atomic uint64_t decode_errors;
+} MigAccelBitmapCounters;
+
+typedef struct MigAccelSwitchover {
+    const MigAccelHost *host;
+    bool bitmap_wanted;             /* switchover=bitmap */
+    bool bitmap_in_force;           /* ... and postcopy-ram is on */
+    MigAccelFault fault;            /* armed fault, consumed once */
+    bool postcopy_requested;        /* want_postcopy() said HANDLED */
+    uint64_t syncs;                 /* dirty bitmap syncs this migration */
+
+    _Atomic uint64_t switchover_mode;
+    _Atomic uint64_t switchover_fallbacks;
+    _Atomic uint64_t discard_format;
+    _Atomic uint64_t discard_pages;
+    _Atomic uint64_t faults_injected;
+    MigAccelBitmapCounters discard;     /* postcopy discard bitmaps */
+    MigAccelBitmapCounters recv;        /* receive bitmaps of a recovery */
+} MigAccelSwitchover;
+
+void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host);
+
+/* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
+int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value);
+
+/* @value is "none", "discard-flip" or "discard-truncate"; 0 or -EINVAL */
+int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value);
+
+void migaccel_switchover_event(MigAccelSwitchover *sw,
+                               const MigAccelEventInfo *info);
+
+void migaccel_switchover_foreach(MigAccelSwitchover *sw, MigAccelStatFn fn,
+                                 void *opaque);
+
+/* The MigAccelPlugin callbacks of API version 4 */
+uint32_t migaccel_switchover_features(MigAccelSwitchover *sw);
+uint64_t migaccel_switchover_bitmap_bound(MigAccelSwitchover *sw,
+                                          uint64_t nbits);
+int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
+                                          MigAccelBitmapUse use,
+                                          const uint64_t *bits, uint64_t nbits,
+                                          const uint64_t *summary,
+                                          uint32_t summary_shift,
+                                          uint8_t *out, uint64_t out_len);
+int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
+                                          MigAccelBitmapUse use,
+                                          const uint8_t *in, uint64_t len,
+                                          uint64_t *bits, uint64_t nbits,
+                                          char **errmsg);
+MigAccelHookResult migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
+                                                     uint64_t pending_bytes);
+
+#endif
