@@ -6,6 +6,8 @@
 #   C  patched QEMU + plugin, switchover=bitmap (postcopy-ram on both sides:
 #      after the first pass the source stops, sends the still-dirty pages as
 #      one compressed bitmap per RAM block and the destination pulls them)
+#   D  as C, with transport=io_uring (the stream from the switch on goes
+#      through the plugin's io_uring sender)
 # arms interleaved per hot-set size, N repetitions. The destination runs as
 # soon as it has the state; a client in a private network namespace pings
 # the guest every 10 ms (scripts/testnet.sh), which gives the gap users see.
@@ -33,12 +35,14 @@ plugin=(--qemu build/qemu/qemu-system-x86_64 --plugin build/plugin/libmigaccel.s
         --accel-prop trace-install=loose --accel-prop wp-granularity=1G)
 for i in $(seq -w 1 "$n"); do
     for hot in $hots; do
-        for arm in A B C; do
+        for arm in A B C D; do
             case $arm in
             A) extra=(--qemu build/qemu-stock/qemu-system-x86_64 --converge-after 20) ;;
             B) extra=("${plugin[@]}" --converge-after 20) ;;
             C) extra=("${plugin[@]}" --accel-prop switchover=bitmap
                       --capability postcopy-ram=on) ;;
+            D) extra=("${plugin[@]}" --accel-prop switchover=bitmap
+                      --accel-prop transport=io_uring --capability postcopy-ram=on) ;;
             esac
             echo "bench: hot set $hot MiB, arm $arm, run $i/$n"
             scripts/testnet.sh down "$net"

@@ -3,6 +3,7 @@
 # one patch at a time and build QEMU after each (incrementally, in
 # build/qemu-series-check), then run checkpatch on all of them.
 # Slow (a full build, then one partial build per patch): not part of the suite.
+# --resume: apply and build only the patches appended since the last run.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/qemu-version.sh"
@@ -12,16 +13,27 @@ src="$top/subprojects/$MIGACCEL_QEMU_SERIES-series-check"
 bld="$top/build/qemu-series-check"
 pdir="$top/patches/$MIGACCEL_QEMU_SERIES"
 
-rm -rf "$src" "$bld"
-cp -a "$pristine" "$src"
 git_q=(git -C "$src" -c user.name=migaccel -c user.email=migaccel@localhost)
-"${git_q[@]}" init -q
-"${git_q[@]}" add -A -f .
-"${git_q[@]}" commit -q -m base
-mkdir -p "$bld"
-(cd "$bld" && "$src/configure" "${MIGACCEL_QEMU_CONFIGURE_ARGS[@]}") >"$bld.configure.log" 2>&1
+applied=0
+if [ "${1:-}" = --resume ] && [ -d "$src/.git" ] && [ -f "$bld/build.ninja" ]; then
+    # Only the patches added to the series since the last run (the earlier
+    # ones must not have changed: run without --resume after editing them)
+    applied=$(( $("${git_q[@]}" rev-list --count HEAD) - 1 ))
+    echo "check-series: resuming after $applied applied patches"
+else
+    rm -rf "$src" "$bld"
+    cp -a "$pristine" "$src"
+    "${git_q[@]}" init -q
+    "${git_q[@]}" add -A -f .
+    "${git_q[@]}" commit -q -m base
+    mkdir -p "$bld"
+    (cd "$bld" && "$src/configure" "${MIGACCEL_QEMU_CONFIGURE_ARGS[@]}") >"$bld.configure.log" 2>&1
+fi
+n=0
 while read -r p; do
     case "$p" in ''|'#'*) continue ;; esac
+    n=$((n + 1))
+    [ "$n" -le "$applied" ] && continue
     "${git_q[@]}" am -q "$pdir/$p"
     start=$(date +%s)
     if ninja -C "$bld" qemu-system-x86_64 >"$bld.log" 2>&1; then
@@ -33,4 +45,4 @@ while read -r p; do
     fi
 done < "$pdir/series"
 "$top/scripts/checkpatch.sh"
-rm -rf "$src"
+# The patched tree stays for --resume (subprojects/ is not tracked)

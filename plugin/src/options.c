@@ -21,9 +21,10 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_SWITCHOVER] = {
         "switchover", { "precopy", "bitmap" }, { 0 } },
     [MIGACCEL_OPT_TRANSPORT] = {
-        "transport", { "socket" }, { "io_uring" } },
+        "transport", { "socket", "io_uring" }, { 0 } },
     [MIGACCEL_OPT_INJECT_FAULT] = {
-        "x-inject-fault", { "none", "discard-flip", "discard-truncate" },
+        "x-inject-fault",
+        { "none", "discard-flip", "discard-truncate", "uring-missing" },
         { 0 } },
 };
 

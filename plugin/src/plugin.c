@@ -15,6 +15,7 @@
 #include "migaccel.h"
 #include "options.h"
 #include "stats.h"
+#include "stream.h"
 #include "switchover.h"
 #include "tracking.h"
 #include "uring_probe.h"
@@ -29,12 +30,16 @@ typedef struct MigAccelState {
     MigAccelTracking tracking;
     MigAccelWp wp;
     MigAccelSwitchover switchover;
+    MigAccelStream stream;
     MigAccelUringProbe uring;
 } MigAccelState;
 
 static void plugin_uninstall(void *opaque)
 {
-    g_free(opaque);
+    MigAccelState *s = opaque;
+
+    migaccel_stream_destroy(&s->stream);
+    g_free(s);
 }
 
 static int plugin_set_option(void *opaque, const char *name,
@@ -51,6 +56,11 @@ static int plugin_set_option(void *opaque, const char *name,
     }
     if (ret == 0 && !strcmp(name, "x-inject-fault")) {
         migaccel_switchover_set_fault(&s->switchover, value);
+        s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0
+                                    : MIGACCEL_SENDER_PRETEND_NO_RING;
+    }
+    if (ret == 0 && !strcmp(name, "transport")) {
+        migaccel_stream_set_transport(&s->stream, value);
     }
     if (ret == 0) {
         migaccel_tracking_set_loose(
@@ -89,6 +99,7 @@ static void plugin_event(void *opaque, const MigAccelEventInfo *info)
     migaccel_tracking_event(&s->tracking, info);
     migaccel_wp_event(&s->wp, info);
     migaccel_switchover_event(&s->switchover, info);
+    migaccel_stream_event(&s->stream, info);
 }
 
 static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
@@ -103,6 +114,30 @@ static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
     migaccel_tracking_foreach(&s->tracking, fn, fn_opaque);
     migaccel_wp_foreach(&s->wp, fn, fn_opaque);
     migaccel_switchover_foreach(&s->switchover, fn, fn_opaque);
+    migaccel_stream_foreach(&s->stream, fn, fn_opaque);
+}
+
+static MigAccelHookResult plugin_stream_open(void *opaque, int fd,
+                                             const char *why_not)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_stream_open(&s->stream, fd, why_not);
+}
+
+static int plugin_stream_writev(void *opaque, const MigAccelIov *iov,
+                                uint32_t n, char **errmsg)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_stream_writev(&s->stream, iov, n, errmsg);
+}
+
+static void plugin_stream_close(void *opaque)
+{
+    MigAccelState *s = opaque;
+
+    migaccel_stream_close(&s->stream);
 }
 
 static uint32_t plugin_features(void *opaque)
@@ -170,11 +205,11 @@ static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
 MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
                                             MigAccelPlugin *plugin)
 {
-    /* Negotiation and the bitmap codec hooks arrived with API version 4 */
+    /* The stream hooks arrived with API version 5 */
     if (host->struct_size < sizeof(MigAccelHost) ||
         plugin->struct_size < sizeof(MigAccelPlugin)) {
         host->log(MIGACCEL_LOG_ERROR, "migaccel " MIGACCEL_VERSION
-                  ": QEMU's interface tables are older than API version 4");
+                  ": QEMU's interface tables are older than API version 5");
         return -ENOTSUP;
     }
 
@@ -184,6 +219,7 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     migaccel_tracking_init(&s->tracking, host);
     migaccel_wp_init(&s->wp, host);
     migaccel_switchover_init(&s->switchover, host);
+    migaccel_stream_init(&s->stream, host);
     migaccel_uring_probe(&s->uring);
     if (!s->uring.available) {
         host_logf(host, MIGACCEL_LOG_INFO,
@@ -203,6 +239,9 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     plugin->bitmap_encode = plugin_bitmap_encode;
     plugin->bitmap_decode = plugin_bitmap_decode;
     plugin->want_postcopy = plugin_want_postcopy;
+    plugin->stream_open = plugin_stream_open;
+    plugin->stream_writev = plugin_stream_writev;
+    plugin->stream_close = plugin_stream_close;
     /* Stock behaviour: no interceptors yet */
     return 0;
 }

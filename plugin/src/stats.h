@@ -33,6 +33,17 @@ typedef struct MigAccelStats {
 /* Monotonic clock in nanoseconds */
 uint64_t migaccel_now_ns(void);
 
+/*
+ * Relaxed atomic counters: each is read untorn by stats_foreach() on the
+ * main thread while the migration thread updates it; no ordering needed.
+ */
+#define COUNTER_ADD(counter, v) \
+    atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
+#define COUNTER_SET(counter, v) \
+    atomic_store_explicit(&(counter), (v), memory_order_relaxed)
+#define COUNTER_GET(counter) \
+    atomic_load_explicit(&(counter), memory_order_relaxed)
+
 /* Short stable name of @event, used in counter names ("sync", ...) */
 const char *migaccel_event_name(MigAccelEvent event);
 

@@ -8,12 +8,6 @@
 #include "codec.h"
 #include "stats.h"
 
-#define ADD(counter, v) \
-    atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
-#define SET(counter, v) \
-    atomic_store_explicit(&(counter), (v), memory_order_relaxed)
-#define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
-
 void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host)
 {
     memset(sw, 0, sizeof(*sw));
@@ -34,7 +28,8 @@ int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value)
 
 int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value)
 {
-    if (!strcmp(value, "none")) {
+    if (!strcmp(value, "none") || !strcmp(value, "uring-missing")) {
+        /* uring-missing is the stream's (stream.c) */
         sw->fault = MIGACCEL_FAULT_NONE;
     } else if (!strcmp(value, "discard-flip")) {
         sw->fault = MIGACCEL_FAULT_DISCARD_FLIP;
@@ -48,22 +43,22 @@ int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value)
 
 static void reset_counters(MigAccelBitmapCounters *c)
 {
-    SET(c->blocks_encoded, 0);
-    SET(c->blocks_decoded, 0);
-    SET(c->wire_bytes, 0);
-    SET(c->raw_bytes, 0);
-    SET(c->encode_ns, 0);
-    SET(c->decode_ns, 0);
-    SET(c->decode_errors, 0);
+    COUNTER_SET(c->blocks_encoded, 0);
+    COUNTER_SET(c->blocks_decoded, 0);
+    COUNTER_SET(c->wire_bytes, 0);
+    COUNTER_SET(c->raw_bytes, 0);
+    COUNTER_SET(c->encode_ns, 0);
+    COUNTER_SET(c->decode_ns, 0);
+    COUNTER_SET(c->decode_errors, 0);
 }
 
 static void reset_migration(MigAccelSwitchover *sw)
 {
     sw->postcopy_requested = false;
     sw->syncs = 0;
-    SET(sw->switchover_mode, MIGACCEL_SWITCHOVER_PRECOPY);
-    SET(sw->discard_format, MIGACCEL_FORMAT_NONE);
-    SET(sw->discard_pages, 0);
+    COUNTER_SET(sw->switchover_mode, MIGACCEL_SWITCHOVER_PRECOPY);
+    COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_NONE);
+    COUNTER_SET(sw->discard_pages, 0);
     reset_counters(&sw->discard);
     reset_counters(&sw->recv);
 }
@@ -81,7 +76,7 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
         reset_migration(sw);
         sw->bitmap_in_force = sw->bitmap_wanted && host->postcopy_ram();
         if (sw->bitmap_wanted && !sw->bitmap_in_force) {
-            ADD(sw->switchover_fallbacks, 1);
+            COUNTER_ADD(sw->switchover_fallbacks, 1);
             host->log(MIGACCEL_LOG_WARNING,
                       "switchover=bitmap needs the postcopy-ram capability on "
                       "both sides; this migration switches over by precopy");
@@ -99,15 +94,15 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
         return;
     case MIGACCEL_EV_POSTCOPY_DISCARD:
         if (info->edge == MIGACCEL_BEGIN) {
-            SET(sw->switchover_mode, sw->postcopy_requested
+            COUNTER_SET(sw->switchover_mode, sw->postcopy_requested
                 ? MIGACCEL_SWITCHOVER_BITMAP
                 : MIGACCEL_SWITCHOVER_POSTCOPY_USER);
-            SET(sw->discard_pages, info->dirty_pages);
-        } else if (!GET(sw->discard.blocks_encoded)) {
+            COUNTER_SET(sw->discard_pages, info->dirty_pages);
+        } else if (!COUNTER_GET(sw->discard.blocks_encoded)) {
             uint32_t features;
             MigAccelPeer peer = host->peer(&features);
 
-            SET(sw->discard_format, MIGACCEL_FORMAT_STOCK);
+            COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_STOCK);
             g_autofree char *msg = g_strdup_printf(
                 "postcopy discard ranges went in QEMU's own format: %s",
                 peer == MIGACCEL_PEER_MIGACCEL
@@ -117,7 +112,7 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
                 : "the destination has no migration accelerator");
             host->log(MIGACCEL_LOG_INFO, msg);
         } else {
-            SET(sw->discard_format, MIGACCEL_FORMAT_COMPRESSED);
+            COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_COMPRESSED);
         }
         return;
     default:
@@ -139,7 +134,7 @@ static void counters_foreach(MigAccelBitmapCounters *c, const char *prefix,
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autofree char *name = g_strconcat(prefix, names[i], NULL);
-        fn(name, GET(*values[i]), opaque);
+        fn(name, COUNTER_GET(*values[i]), opaque);
     }
 }
 
@@ -150,13 +145,13 @@ void migaccel_switchover_foreach(MigAccelSwitchover *sw, MigAccelStatFn fn,
     MigAccelPeer peer = sw->host->peer(&features);
 
     fn("switchover_bitmap_in_force", sw->bitmap_in_force, opaque);
-    fn("switchover_mode", GET(sw->switchover_mode), opaque);
-    fn("switchover_fallbacks", GET(sw->switchover_fallbacks), opaque);
+    fn("switchover_mode", COUNTER_GET(sw->switchover_mode), opaque);
+    fn("switchover_fallbacks", COUNTER_GET(sw->switchover_fallbacks), opaque);
     fn("peer_state", peer, opaque);
     fn("peer_features", features, opaque);
-    fn("discard_format", GET(sw->discard_format), opaque);
-    fn("discard_pages", GET(sw->discard_pages), opaque);
-    fn("faults_injected", GET(sw->faults_injected), opaque);
+    fn("discard_format", COUNTER_GET(sw->discard_format), opaque);
+    fn("discard_pages", COUNTER_GET(sw->discard_pages), opaque);
+    fn("faults_injected", COUNTER_GET(sw->faults_injected), opaque);
     counters_foreach(&sw->discard, "discard_", fn, opaque);
     counters_foreach(&sw->recv, "recv_bitmap_", fn, opaque);
 }
@@ -185,7 +180,7 @@ static int64_t inject_fault(MigAccelSwitchover *sw, uint8_t *out,
         return len;
     }
     sw->fault = MIGACCEL_FAULT_NONE;    /* once: the retry must be clean */
-    ADD(sw->faults_injected, 1);
+    COUNTER_ADD(sw->faults_injected, 1);
     if (fault == MIGACCEL_FAULT_DISCARD_FLIP) {
         out[MIGACCEL_BITMAP_HEADER_SIZE] ^= 0xff;
         sw->host->log(MIGACCEL_LOG_WARNING, "x-inject-fault=discard-flip: "
@@ -228,7 +223,7 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
     (void)summary;
     (void)summary_shift;
     len = migaccel_bitmap_encode(bits, nbits, out, out_len);
-    ADD(c->encode_ns, migaccel_now_ns() - t0);
+    COUNTER_ADD(c->encode_ns, migaccel_now_ns() - t0);
     if (len < 0) {
         return len;
     }
@@ -236,9 +231,9 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
     if (use == MIGACCEL_BITMAP_DISCARD) {
         len = inject_fault(sw, out, len);
     }
-    ADD(c->blocks_encoded, 1);
-    ADD(c->wire_bytes, (uint64_t)len);
-    ADD(c->raw_bytes, (nbits + 7) / 8);
+    COUNTER_ADD(c->blocks_encoded, 1);
+    COUNTER_ADD(c->wire_bytes, (uint64_t)len);
+    COUNTER_ADD(c->raw_bytes, (nbits + 7) / 8);
     return len;
 }
 
@@ -270,18 +265,18 @@ int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
         return -EINVAL;
     }
     ret = migaccel_bitmap_decode(in, (size_t)len, bits, nbits);
-    ADD(c->decode_ns, migaccel_now_ns() - t0);
+    COUNTER_ADD(c->decode_ns, migaccel_now_ns() - t0);
     if (ret < 0) {
-        ADD(c->decode_errors, 1);
+        COUNTER_ADD(c->decode_errors, 1);
         *errmsg = decode_error(ret);
         return ret;
     }
-    ADD(c->blocks_decoded, 1);
-    ADD(c->wire_bytes, len);
-    ADD(c->raw_bytes, (nbits + 7) / 8);
+    COUNTER_ADD(c->blocks_decoded, 1);
+    COUNTER_ADD(c->wire_bytes, len);
+    COUNTER_ADD(c->raw_bytes, (nbits + 7) / 8);
     if (use == MIGACCEL_BITMAP_DISCARD) {
-        ADD(sw->discard_pages, (uint64_t)ret);
-        SET(sw->discard_format, MIGACCEL_FORMAT_COMPRESSED);
+        COUNTER_ADD(sw->discard_pages, (uint64_t)ret);
+        COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_COMPRESSED);
     }
     return ret;
 }

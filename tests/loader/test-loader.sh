@@ -32,7 +32,7 @@ start_must_fail "nonexistent plugin path" "cannot load plugin '/nonexistent/libx
     "migration-accel,id=ma0,plugin=/nonexistent/libx.so"
 start_must_fail "file that is not a shared object" "cannot load plugin '$MIGACCEL_SRC/meson.build'" \
     "migration-accel,id=ma0,plugin=$MIGACCEL_SRC/meson.build"
-start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 1 to 4" \
+start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 1 to 5" \
     "migration-accel,id=ma0,plugin=$bad/libbad-version.so"
 start_must_fail "missing install symbol" "does not export migaccel_plugin_install" \
     "migration-accel,id=ma0,plugin=$bad/libno-install.so"
@@ -58,7 +58,7 @@ cat >"$qmp_in" <<EOQ
 {"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "trace-install"}}
 {"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "transport"}}
 {"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "stats"}}
-{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "transport", "value": "io_uring"}}
+{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "transport", "value": "pigeon"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma1", "plugin": "$PLUGIN"}}
 {"execute": "object-del", "arguments": {"id": "ma0"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma2", "plugin": "$PLUGIN"}}
@@ -82,8 +82,8 @@ check_reply 3 "monitor still usable after failed loads" '"status": "prelaunch"'
 check_reply 4 "QMP object-add of the plugin succeeds" '{"return": {}}'
 check_reply 5 "qom-get of an option returns the value in force" '{"return": "stock"}'
 check_reply 6 "qom-get of a set option" '{"return": "socket"}'
-check_reply 7 "stats property carries the API version" '"api_version": 4'
-check_reply 8 "qom-set of an unimplemented value is refused" "transport=io_uring is not implemented"
+check_reply 7 "stats property carries the API version" '"api_version": 5'
+check_reply 8 "qom-set of an invalid value is refused" "invalid value 'pigeon' for transport (accepted: socket, io_uring)"
 check_reply 9 "a second accelerator is refused" "already loaded"
 check_reply 10 "object-del of an idle accelerator" '{"return": {}}'
 check_reply 11 "loading again after object-del" '{"return": {}}'

@@ -5,8 +5,8 @@
 # no lost write afterwards.
 #   test-migration.sh SRC BUILD SCENARIO [stock|loose] [4K|2M|1G]
 # SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|postcopy-stock-peer|
-#   bitmap-switchover|postcopy-recover|discard-corrupt|discard-truncate|cancel|kill-dst|kvm-bootblock|
-#   kvm-bootblock-ring;
+#   bitmap-switchover|bitmap-switchover-uring|uring-missing|postcopy-recover|
+#   discard-corrupt|discard-truncate|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
 # then the plugin's trace-install mode (default stock) and wp-granularity
 # (default 4K). With loose, the accelerator's stats must show that precopy
 # syncs ran loose; with 2M or 1G, that every sync read the dirty bitmap
@@ -93,6 +93,18 @@ bitmap-switchover)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
           --accel-prop switchover=bitmap --max-bandwidth 200M)
+    ;;
+bitmap-switchover-uring|uring-missing)
+    # As bitmap-switchover with transport=io_uring: from the switch on, the
+    # plugin sends the stream (bitmaps, device state, pages) through
+    # io_uring. uring-missing pretends this kernel has no io_uring: QEMU
+    # must keep sending, and the plugin say why.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
+          --accel-prop switchover=bitmap --accel-prop transport=io_uring --max-bandwidth 200M)
+    if [ "$scenario" = uring-missing ]; then
+        args+=(--accel-prop x-inject-fault=uring-missing)
+    fi
     ;;
 postcopy-recover)
     # A bitmap switchover whose connection breaks in postcopy (migrate-pause
@@ -181,6 +193,10 @@ status=0
 if [ "$status" = 0 ]; then
     ok "migration ($scenario, trace-install=$trace_mode, wp-granularity=$wp) completed, memory verified"
     # Did the mode do what it says? (cancel/kill-dst: the last attempt's figures)
+    if [ "$scenario" = uring-missing ]; then
+        expect_contains "the source says why QEMU sent the stream itself" \
+            "$TEST_TMP/run/src-stderr.log" "transport io_uring unavailable, using socket"
+    fi
     if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" "$scenario" <<'EOPY'
 import json, sys
 report, mode, wp, scenario = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -256,10 +272,24 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the destination decoded a different number of bitmaps than were sent")
         if s["discard_wire_bytes"] >= s["discard_raw_bytes"] * 1.01 + 64:
             errors.append("the compressed discard bitmaps are larger than raw + 1 %")
-    bitmap_scenarios = ("bitmap-switchover", "postcopy-recover", "discard-corrupt", "discard-truncate")
+    bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
+                        "postcopy-recover", "discard-corrupt", "discard-truncate")
     want_mode = 2 if scenario in bitmap_scenarios else 1
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
+    facts += (f" transport_in_force={s['transport_in_force']} stream_bytes={s['stream_bytes']}"
+              f" stream_writes={s['stream_writes']} stream_syscalls={s['stream_syscalls']}"
+              f" transport_fallbacks={s['transport_fallbacks']}")
+    if scenario == "bitmap-switchover-uring":
+        if s["stream_opens"] != 1 or s["transport_in_force"] < 2 or s["stream_bytes"] < 1:
+            errors.append("transport=io_uring, but the plugin did not send the stream")
+        if s["transport_fallbacks"] or s["stream_write_errors"]:
+            errors.append("transport=io_uring fell back or failed")
+    elif scenario == "uring-missing":
+        if s["transport_fallbacks"] != 1 or s["stream_opens"] or s["stream_bytes"]:
+            errors.append("without io_uring QEMU must send the stream, counted as a fallback")
+    elif s["stream_opens"] or s["stream_bytes"]:
+        errors.append("transport=socket, but the plugin sent the stream")
     if scenario == "postcopy-recover":
         att = report["attempts"][-1]
         facts += (f" paused_s={att['postcopy_paused_s']} recv_bitmaps={s['recv_bitmap_blocks_decoded']}"
@@ -270,7 +300,8 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the receive bitmaps did not come back compressed")
         elif s["recv_bitmap_wire_bytes"] >= s["recv_bitmap_raw_bytes"] * 1.01 + 64:
             errors.append("the compressed receive bitmaps are larger than raw + 1 %")
-elif scenario in ("bitmap-switchover", "postcopy-recover", "discard-corrupt", "discard-truncate"):
+elif scenario in ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
+                  "postcopy-recover", "discard-corrupt", "discard-truncate"):
     errors.append("switchover=bitmap, but the migration never switched to postcopy")
 print(facts + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)

@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "migaccel.h"
 #include "options.h"
@@ -57,10 +59,10 @@ static void test_options_errors(void)
                     ==, 0);
     g_assert_null(msg);
 
-    g_assert_cmpint(migaccel_option_set(&opts, "transport", "io_uring", &msg),
-                    ==, -ENOTSUP);
-    g_assert_nonnull(strstr(msg, "transport=io_uring is not implemented"));
-    g_assert_nonnull(strstr(msg, "accepted: socket"));
+    g_assert_cmpint(migaccel_option_set(&opts, "transport", "pigeon", &msg),
+                    ==, -EINVAL);
+    g_assert_cmpstr(msg, ==, "invalid value 'pigeon' for transport "
+                    "(accepted: socket, io_uring)");
     free(msg);
     msg = NULL;
 
@@ -477,12 +479,17 @@ static void test_abi_install(void)
     g_assert_null(plugin.clear_chunk);
 
     char *msg = NULL;
-    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "io_uring",
-                                      &msg), ==, -ENOTSUP);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "tape",
+                                      &msg), ==, -EINVAL);
     g_assert_nonnull(msg);
     free(msg);
     char *v = plugin.get_option(plugin.opaque, "transport");
     g_assert_cmpstr(v, ==, "socket");
+    free(v);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "io_uring",
+                                      &msg), ==, 0);
+    v = plugin.get_option(plugin.opaque, "transport");
+    g_assert_cmpstr(v, ==, "io_uring");
     free(v);
     g_assert_null(plugin.get_option(plugin.opaque, "nope"));
 
@@ -521,7 +528,7 @@ static void test_abi_refuses_old_tables(void)
     /* a version 1 QEMU: no per-vCPU tracking services */
     host.struct_size = offsetof(MigAccelHost, dirty_tracking);
     g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
-    g_assert_nonnull(strstr(host_log_text->str, "older than API version 4"));
+    g_assert_nonnull(strstr(host_log_text->str, "older than API version 5"));
     g_assert_null(plugin.opaque);
     /* a version 2 QEMU: no dirty summary */
     host.struct_size = offsetof(MigAccelHost, set_dirty_summary_level);
@@ -529,6 +536,11 @@ static void test_abi_refuses_old_tables(void)
     g_assert_null(plugin.opaque);
     /* a version 3 QEMU: no negotiation */
     host.struct_size = offsetof(MigAccelHost, peer);
+    g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
+    g_assert_null(plugin.opaque);
+    /* a version 4 QEMU: no stream hooks in its plugin table */
+    host.struct_size = sizeof(host);
+    plugin.struct_size = offsetof(MigAccelPlugin, stream_open);
     g_assert_cmpint(install(&host, &plugin), ==, -ENOTSUP);
     g_assert_null(plugin.opaque);
     g_string_free(host_log_text, TRUE);
@@ -745,6 +757,76 @@ static void test_switchover_bitmap(void)
     dlclose(handle);
 }
 
+static void test_stream_transport(void)
+{
+    void *handle;
+    MigAccelHost host;
+    MigAccelPlugin plugin = install_plugin(&handle, &host);
+    char *msg = NULL;
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    /* socket (default): QEMU keeps sending, nothing said */
+    g_assert_cmpint(plugin.stream_open(plugin.opaque, sv[0], NULL), ==,
+                    MIGACCEL_DEFER);
+    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 0);
+
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "io_uring",
+                                      &msg), ==, 0);
+    /* a channel that is not a socket (TLS, file): QEMU sends, and says so */
+    g_assert_cmpint(plugin.stream_open(plugin.opaque, -1, "qio-channel-tls"),
+                    ==, MIGACCEL_DEFER);
+    g_assert_nonnull(strstr(host_log_text->str, "transport=io_uring: the "
+                            "migration channel is a qio-channel-tls"));
+    /* no io_uring here (pretended): QEMU sends, and the reason is logged */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "uring-missing", &msg), ==, 0);
+    g_assert_cmpint(plugin.stream_open(plugin.opaque, sv[0], NULL), ==,
+                    MIGACCEL_DEFER);
+    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 2);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault", "none",
+                                      &msg), ==, 0);
+
+    /* io_uring: the plugin sends QEMU's flushes, in order */
+    if (stat_now(&plugin, "io_uring_available")) {
+        static const char a[] = "header", b[] = "page-bytes", c[] = "!";
+        const MigAccelIov iov[] = { { a, 6 }, { b, 10 }, { c, 1 } };
+        char got[18] = { 0 };
+
+        g_assert_cmpint(plugin.stream_open(plugin.opaque, sv[0], NULL), ==,
+                        MIGACCEL_HANDLED);
+        g_assert_cmpint(plugin.stream_writev(plugin.opaque, iov, 3, &msg), ==,
+                        0);
+        g_assert_cmpint(plugin.stream_writev(plugin.opaque, iov + 2, 1, &msg),
+                        ==, 0);
+        plugin.stream_close(plugin.opaque);
+        g_assert_cmpint(read(sv[1], got, sizeof(got)), ==, 18);
+        g_assert_cmpmem(got, 18, "headerpage-bytes!!", 18);
+        g_assert_cmpuint(stat_now(&plugin, "stream_bytes"), ==, 18);
+        g_assert_cmpuint(stat_now(&plugin, "stream_writes"), ==, 2);
+        g_assert_cmpuint(stat_now(&plugin, "transport_in_force"), >, 1);
+        g_assert_cmpuint(stat_now(&plugin, "stream_syscalls"), >=, 2);
+        /* the peer is gone: the write fails with a reason */
+        close(sv[1]);
+        g_assert_cmpint(plugin.stream_open(plugin.opaque, sv[0], NULL), ==,
+                        MIGACCEL_HANDLED);
+        g_assert_cmpint(plugin.stream_writev(plugin.opaque, iov, 3, &msg), <,
+                        0);
+        g_assert_nonnull(msg);
+        free(msg);
+        msg = NULL;
+        g_assert_cmpuint(stat_now(&plugin, "stream_write_errors"), ==, 1);
+        plugin.stream_close(plugin.opaque);
+    } else {
+        g_test_message("io_uring unavailable here: only the fallbacks tested");
+        close(sv[1]);
+    }
+    close(sv[0]);
+    plugin.uninstall(plugin.opaque);
+    g_string_free(host_log_text, TRUE);
+    dlclose(handle);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -765,5 +847,6 @@ int main(int argc, char **argv)
     g_test_add_func("/tracking/loose", test_tracking_loose);
     g_test_add_func("/wp/granularity", test_wp_granularity);
     g_test_add_func("/switchover/bitmap", test_switchover_bitmap);
+    g_test_add_func("/stream/transport", test_stream_transport);
     return g_test_run();
 }
