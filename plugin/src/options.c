@@ -8,7 +8,7 @@
 typedef struct OptionSpec {
     const char *name;
     /* Values this version implements; the first is the default */
-    const char *implemented[4];
+    const char *implemented[6];
     /* Values that name features later versions implement */
     const char *planned[4];
 } OptionSpec;
@@ -24,7 +24,8 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
         "transport", { "socket", "io_uring" }, { 0 } },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         "x-inject-fault",
-        { "none", "discard-flip", "discard-truncate", "uring-missing" },
+        { "none", "discard-flip", "discard-truncate", "prediscard-flip",
+          "uring-missing" },
         { 0 } },
 };
 

@@ -35,6 +35,8 @@ int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value)
         sw->fault = MIGACCEL_FAULT_DISCARD_FLIP;
     } else if (!strcmp(value, "discard-truncate")) {
         sw->fault = MIGACCEL_FAULT_DISCARD_TRUNCATE;
+    } else if (!strcmp(value, "prediscard-flip")) {
+        sw->fault = MIGACCEL_FAULT_PREDISCARD_FLIP;
     } else {
         return -EINVAL;
     }
@@ -59,6 +61,7 @@ static void reset_migration(MigAccelSwitchover *sw)
     COUNTER_SET(sw->switchover_mode, MIGACCEL_SWITCHOVER_PRECOPY);
     COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_NONE);
     COUNTER_SET(sw->discard_pages, 0);
+    reset_counters(&sw->prediscard);
     reset_counters(&sw->discard);
     reset_counters(&sw->recv);
 }
@@ -152,6 +155,7 @@ void migaccel_switchover_foreach(MigAccelSwitchover *sw, MigAccelStatFn fn,
     fn("discard_format", COUNTER_GET(sw->discard_format), opaque);
     fn("discard_pages", COUNTER_GET(sw->discard_pages), opaque);
     fn("faults_injected", COUNTER_GET(sw->faults_injected), opaque);
+    counters_foreach(&sw->prediscard, "prediscard_", fn, opaque);
     counters_foreach(&sw->discard, "discard_", fn, opaque);
     counters_foreach(&sw->recv, "recv_bitmap_", fn, opaque);
 }
@@ -171,20 +175,25 @@ uint64_t migaccel_switchover_bitmap_bound(MigAccelSwitchover *sw,
 }
 
 /* Spoil an encoding of @len bytes as the armed fault says; new length */
-static int64_t inject_fault(MigAccelSwitchover *sw, uint8_t *out,
-                            int64_t len)
+static int64_t inject_fault(MigAccelSwitchover *sw, MigAccelBitmapUse use,
+                            uint8_t *out, int64_t len)
 {
     MigAccelFault fault = sw->fault;
+    bool pre = fault == MIGACCEL_FAULT_PREDISCARD_FLIP;
 
-    if (fault == MIGACCEL_FAULT_NONE || len <= MIGACCEL_BITMAP_HEADER_SIZE + 4) {
+    if (fault == MIGACCEL_FAULT_NONE || len <= MIGACCEL_BITMAP_HEADER_SIZE + 4 ||
+        pre != (use == MIGACCEL_BITMAP_PREDISCARD)) {
         return len;
     }
     sw->fault = MIGACCEL_FAULT_NONE;    /* once: the retry must be clean */
     COUNTER_ADD(sw->faults_injected, 1);
-    if (fault == MIGACCEL_FAULT_DISCARD_FLIP) {
+    if (fault != MIGACCEL_FAULT_DISCARD_TRUNCATE) {
         out[MIGACCEL_BITMAP_HEADER_SIZE] ^= 0xff;
-        sw->host->log(MIGACCEL_LOG_WARNING, "x-inject-fault=discard-flip: "
-                      "corrupted the discard bitmap on purpose");
+        sw->host->log(MIGACCEL_LOG_WARNING, pre
+                      ? "x-inject-fault=prediscard-flip: corrupted the "
+                        "pre-discard bitmap on purpose"
+                      : "x-inject-fault=discard-flip: corrupted the discard "
+                        "bitmap on purpose");
         return len;
     }
     sw->host->log(MIGACCEL_LOG_WARNING, "x-inject-fault=discard-truncate: "
@@ -200,6 +209,8 @@ static MigAccelBitmapCounters *counters_for(MigAccelSwitchover *sw,
         return &sw->discard;
     case MIGACCEL_BITMAP_RECEIVED:
         return &sw->recv;
+    case MIGACCEL_BITMAP_PREDISCARD:
+        return &sw->prediscard;
     default:
         return NULL;
     }
@@ -228,8 +239,8 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
         return len;
     }
     /* Faults are injected into discard bitmaps only */
-    if (use == MIGACCEL_BITMAP_DISCARD) {
-        len = inject_fault(sw, out, len);
+    if (use != MIGACCEL_BITMAP_RECEIVED) {
+        len = inject_fault(sw, use, out, len);
     }
     COUNTER_ADD(c->blocks_encoded, 1);
     COUNTER_ADD(c->wire_bytes, (uint64_t)len);

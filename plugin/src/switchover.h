@@ -17,6 +17,7 @@ typedef enum MigAccelFault {
     MIGACCEL_FAULT_NONE = 0,
     MIGACCEL_FAULT_DISCARD_FLIP,        /* payload byte 0 inverted */
     MIGACCEL_FAULT_DISCARD_TRUNCATE,    /* last 4 bytes not sent */
+    MIGACCEL_FAULT_PREDISCARD_FLIP,     /* as DISCARD_FLIP, pre-discard */
 } MigAccelFault;
 
 /* switchover_mode counter values */
@@ -57,6 +58,7 @@ typedef struct MigAccelSwitchover {
     _Atomic uint64_t discard_format;
     _Atomic uint64_t discard_pages;
     _Atomic uint64_t faults_injected;
+    MigAccelBitmapCounters prediscard;  /* discard before the stop */
     MigAccelBitmapCounters discard;     /* postcopy discard bitmaps */
     MigAccelBitmapCounters recv;        /* receive bitmaps of a recovery */
 } MigAccelSwitchover;
@@ -66,7 +68,8 @@ void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host);
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value);
 
-/* @value is "none", "discard-flip" or "discard-truncate"; 0 or -EINVAL */
+/* @value is "none", "discard-flip", "discard-truncate" or "prediscard-flip"
+ * (or the stream's "uring-missing"); 0 or -EINVAL */
 int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value);
 
 void migaccel_switchover_event(MigAccelSwitchover *sw,

@@ -6,7 +6,7 @@
 #   test-migration.sh SRC BUILD SCENARIO [stock|loose] [4K|2M|1G]
 # SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|postcopy-stock-peer|
 #   bitmap-switchover|bitmap-switchover-uring|uring-missing|postcopy-recover|
-#   discard-corrupt|discard-truncate|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
+#   discard-corrupt|discard-truncate|prediscard-corrupt|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
 # then the plugin's trace-install mode (default stock) and wp-granularity
 # (default 4K). With loose, the accelerator's stats must show that precopy
 # syncs ran loose; with 2M or 1G, that every sync read the dirty bitmap
@@ -117,7 +117,7 @@ postcopy-recover)
           --accel-prop switchover=bitmap --max-bandwidth 200M
           --param max-postcopy-bandwidth=20971520 --scenario postcopy-pause --after 0.5)
     ;;
-discard-corrupt|discard-truncate)
+discard-corrupt|discard-truncate|prediscard-corrupt)
     # The source's plugin spoils its first discard bitmap: the destination
     # must refuse it with a clear error and exit before it could run the
     # guest, the source must keep running, and a retry to a fresh
@@ -125,6 +125,10 @@ discard-corrupt|discard-truncate)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     if [ "$scenario" = discard-corrupt ]; then
         fault=discard-flip
+        expect="compressed discard bitmap of '[^']+' rejected: checksum mismatch"
+    elif [ "$scenario" = prediscard-corrupt ]; then
+        # the bitmap sent before the guest stops: the source never stops
+        fault=prediscard-flip
         expect="compressed discard bitmap of '[^']+' rejected: checksum mismatch"
     else
         fault=discard-truncate
@@ -256,6 +260,8 @@ if report["migration"]["postcopy_started_at_s"] is not None:
     facts += (f" switchover_mode={s['switchover_mode']} peer_state={s['peer_state']}"
               f" discard_format={s['discard_format']} discard_wire_bytes={s['discard_wire_bytes']}"
               f" discard_raw_bytes={s['discard_raw_bytes']} discard_encode_ns={s['discard_encode_ns']}"
+              f" prediscard_blocks={s['prediscard_blocks_encoded']}"
+              f" prediscard_wire_bytes={s['prediscard_wire_bytes']}"
               f" dst_blocks_decoded={d.get('discard_blocks_decoded')}"
               f" dst_decode_ns={d.get('discard_decode_ns')}")
     if scenario == "postcopy-stock-peer":
@@ -268,12 +274,16 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the destination's accelerator was not negotiated")
         if s["discard_format"] != 2 or s["discard_blocks_encoded"] < 1:
             errors.append("the discard did not go as compressed bitmaps")
-        if d.get("discard_blocks_decoded") != s["discard_blocks_encoded"]:
+        if s["prediscard_blocks_encoded"] != s["discard_blocks_encoded"]:
+            errors.append("expected a pre-discard bitmap for every block")
+        sent = s["discard_blocks_encoded"] + s["prediscard_blocks_encoded"]
+        if d.get("discard_blocks_decoded") != sent:
             errors.append("the destination decoded a different number of bitmaps than were sent")
         if s["discard_wire_bytes"] >= s["discard_raw_bytes"] * 1.01 + 64:
             errors.append("the compressed discard bitmaps are larger than raw + 1 %")
     bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
-                        "postcopy-recover", "discard-corrupt", "discard-truncate")
+                        "postcopy-recover", "discard-corrupt", "discard-truncate",
+                        "prediscard-corrupt")
     want_mode = 2 if scenario in bitmap_scenarios else 1
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
@@ -301,7 +311,8 @@ if report["migration"]["postcopy_started_at_s"] is not None:
         elif s["recv_bitmap_wire_bytes"] >= s["recv_bitmap_raw_bytes"] * 1.01 + 64:
             errors.append("the compressed receive bitmaps are larger than raw + 1 %")
 elif scenario in ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
-                  "postcopy-recover", "discard-corrupt", "discard-truncate"):
+                  "postcopy-recover", "discard-corrupt", "discard-truncate",
+                  "prediscard-corrupt"):
     errors.append("switchover=bitmap, but the migration never switched to postcopy")
 print(facts + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)

@@ -718,6 +718,24 @@ static void test_switchover_bitmap(void)
     msg = NULL;
     g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 2);
     g_assert_cmpuint(stat_now(&plugin, "discard_decode_errors"), ==, 2);
+    /* prediscard-flip spoils the pre-discard, not the discard after it */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "prediscard-flip", &msg), ==, 0);
+    len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_DISCARD,
+                               bits, nbits, NULL, 0, enc, bound);
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, 4000);
+    len = plugin.bitmap_encode(plugin.opaque, NULL,
+                               MIGACCEL_BITMAP_PREDISCARD, bits, nbits, NULL,
+                               0, enc, bound);
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, -EBADMSG);
+    free(msg);
+    msg = NULL;
+    g_assert_cmpuint(stat_now(&plugin, "prediscard_blocks_encoded"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 3);
     g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
                                       "everything", &msg), ==, -EINVAL);
     free(msg);
@@ -736,7 +754,7 @@ static void test_switchover_bitmap(void)
     g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_blocks_encoded"), ==, 1);
     g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_blocks_decoded"), ==, 1);
     g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_wire_bytes"), ==, 2 * len);
-    g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 3);
     g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault", "none",
                                       &msg), ==, 0);
 
