@@ -6,6 +6,12 @@
  *
  *   codec-bench [--sizes 6T,64G] [--quick] [--csv FILE] [--reps N]
  *
+ * "ours+summary" is the same encoder guided by an exact summary of the
+ * bitmap, one bit per 2 MiB (512 pages), as QEMU keeps one per RAM block
+ * (RAMBlock.bmap_summary, patch 0009); building the summary is not timed,
+ * since QEMU maintains it as pages are dirtied. Its output must be byte
+ * for byte that of "ours" (checked), so its decode is the same decode.
+ *
  * Times are the median of N (default 3) repetitions, CLOCK_MONOTONIC,
  * single thread. Output buffers are allocated and pre-faulted once, so
  * page faults are not counted for ours, zstd, memcpy and the roaring
@@ -32,10 +38,13 @@
 #define MAX_REPS    15
 #define NSAMPLES    20000
 
-enum { M_OURS, M_ZSTD, M_ROARING, M_MEMCPY, M_COUNT };
+enum { M_OURS, M_OURS_SUM, M_ZSTD, M_ROARING, M_MEMCPY, M_COUNT };
 static const char *const method_names[M_COUNT] = {
-    "ours", "zstd-1", "roaring", "memcpy",
+    "ours", "ours+summary", "zstd-1", "roaring", "memcpy",
 };
+
+/* The summary of "ours+summary": one bit per 2 MiB of 4 KiB pages */
+#define SUMMARY_SHIFT   9
 
 enum { P_RAND01, P_CLUST1, P_CLUST10, P_HOT30, P_FULL, P_ALT, P_COUNT };
 static const char *const pattern_names[P_COUNT] = {
@@ -297,29 +306,55 @@ static roaring_bitmap_t *roaring_from_bits(const uint64_t *bits,
 
 /* ---- one pattern, all methods ----------------------------------------- */
 
-static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
-                        uint8_t *out, size_t out_cap)
+/* One bit per 512-page region that holds a dirty page (nbits % 512 == 0) */
+static void make_summary(const uint64_t *bits, uint64_t nbits,
+                         uint64_t *summary)
 {
-    uint64_t nbits = sr->nbits, raw = sr->raw_bytes, nwords = nbits / 64;
+    uint64_t nregions = nbits >> SUMMARY_SHIFT;
+    uint64_t words = 1ull << (SUMMARY_SHIFT - 6);
+
+    memset(summary, 0, (nregions + 63) / 64 * 8);
+    for (uint64_t r = 0; r < nregions; r++) {
+        uint64_t any = 0;
+
+        for (uint64_t i = 0; i < words; i++) {
+            any |= bits[r * words + i];
+        }
+        if (any) {
+            summary[r / 64] |= 1ull << (r % 64);
+        }
+    }
+}
+
+/*
+ * Our codec, without (summary == NULL) or with a summary. *crc: the CRC32C
+ * of the encoding, to compare the two (not timed).
+ */
+static void run_ours(SizeRun *sr, int p, int m, const uint64_t *summary,
+                     uint64_t *bits, uint64_t *dec, uint8_t *out,
+                     size_t out_cap, uint32_t *crc)
+{
+    uint64_t nbits = sr->nbits, raw = sr->raw_bytes;
     uint64_t pop = sr->popcount[p];
     double enc[MAX_REPS], dec_t[MAX_REPS], t;
-    Result *r;
+    Result *r = &sr->res[p][m];
 
-    /* ours */
-    r = &sr->res[p][M_OURS];
     r->ok = true;
     for (int k = 0; k < reps; k++) {
         ssize_t n, d;
 
         t = now_ms();
-        n = migaccel_bitmap_encode(bits, nbits, out, out_cap);
+        n = migaccel_bitmap_encode_summary(bits, nbits, summary,
+                                           SUMMARY_SHIFT, out, out_cap);
         enc[k] = now_ms() - t;
         if (n < 0) {
-            fprintf(stderr, "ours: encode failed: %s\n", strerror((int)-n));
+            fprintf(stderr, "%s: encode failed: %s\n", method_names[m],
+                    strerror((int)-n));
             r->ok = false;
             break;
         }
         r->enc_bytes = (size_t)n;
+        *crc = migaccel_crc32c(0, out, (size_t)n);
         memset(dec, 0, raw);            /* decode ORs into a zeroed map */
         t = now_ms();
         d = migaccel_bitmap_decode(out, (size_t)n, dec, nbits);
@@ -331,6 +366,26 @@ static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
     r->enc_ms = median(enc, reps);
     r->dec_ms = median(dec_t, reps);
     r->ran = true;
+}
+
+static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
+                        uint8_t *out, size_t out_cap, uint64_t *summary)
+{
+    uint64_t nbits = sr->nbits, raw = sr->raw_bytes, nwords = nbits / 64;
+    uint64_t pop = sr->popcount[p];
+    double enc[MAX_REPS], dec_t[MAX_REPS], t;
+    uint32_t crc_plain = 0, crc_sum = 1;
+    Result *r;
+
+    /* ours, a full scan; then guided by the summary: the same bytes */
+    run_ours(sr, p, M_OURS, NULL, bits, dec, out, out_cap, &crc_plain);
+    make_summary(bits, nbits, summary);
+    run_ours(sr, p, M_OURS_SUM, summary, bits, dec, out, out_cap, &crc_sum);
+    if (sr->res[p][M_OURS_SUM].enc_bytes != sr->res[p][M_OURS].enc_bytes ||
+        crc_sum != crc_plain) {
+        fprintf(stderr, "ours+summary: encoding differs from ours\n");
+        sr->res[p][M_OURS_SUM].ok = false;
+    }
 
     /* zstd level 1 of the raw bitmap */
     r = &sr->res[p][M_ZSTD];
@@ -433,7 +488,7 @@ static void run_size(SizeRun *sr)
     size_t out_cap = migaccel_bitmap_encode_bound(sr->nbits);
     size_t zb = ZSTD_compressBound(raw);
     size_t rb = raw + raw / 16 + (1u << 20);  /* roaring: ~raw + 8 B/64 Ki */
-    uint64_t *bits, *dec;
+    uint64_t *bits, *dec, *summary;
     uint8_t *out;
 
     if (zb > out_cap) {
@@ -445,15 +500,17 @@ static void run_size(SizeRun *sr)
     bits = xalloc(raw);
     dec = xalloc(raw);
     out = xalloc(out_cap);
+    summary = xalloc((sr->nbits >> SUMMARY_SHIFT) / 8 + 8);
     for (int p = 0; p < P_COUNT; p++) {
         double t = now_ms();
 
         make_pattern(bits, sr->nbits, p);
         sr->popcount[p] = popcount_bits(bits, sr->nbits / 64);
-        run_pattern(sr, p, bits, dec, out, out_cap);
+        run_pattern(sr, p, bits, dec, out, out_cap, summary);
         fprintf(stderr, "  %s %-13s done in %.1f s\n", sr->tag,
                 pattern_names[p], (now_ms() - t) / 1e3);
     }
+    free(summary);
     free(out);
     free(dec);
     free(bits);
@@ -467,14 +524,15 @@ static void print_table(const SizeRun *sr)
            "(%.0f MiB), median of %d ==\n",
            sr->label, (unsigned long long)sr->nbits,
            (unsigned long long)sr->raw_bytes, sr->raw_bytes / 1048576.0, reps);
-    printf("%-13s %12s  %-8s %12s %12s %10s %10s %10s  %s\n",
+    printf("%-13s %12s  %-12s %12s %12s %10s %10s %10s  %s\n",
            "pattern", "dirty pages", "method", "encoded B", "raw/enc",
            "enc ms", "dec ms", "total ms", "round trip");
     for (int p = 0; p < P_COUNT; p++) {
         for (int m = 0; m < M_COUNT; m++) {
             const Result *r = &sr->res[p][m];
 
-            printf("%-13s %12llu  %-8s %12zu %12.1f %10.2f %10.2f %10.2f  %s\n",
+            printf("%-13s %12llu  %-12s %12zu %12.1f %10.2f %10.2f %10.2f"
+                   "  %s\n",
                    m ? "" : pattern_names[p],
                    (unsigned long long)sr->popcount[p], method_names[m],
                    r->enc_bytes, (double)sr->raw_bytes / (double)r->enc_bytes,
@@ -527,6 +585,7 @@ static void print_goals(const SizeRun *runs, int nruns)
             const Result *mc = &sr->res[p][M_MEMCPY];
             double ratio = raw / (double)o->enc_bytes;
 
+            /* sizes: ours+summary is checked to be byte for byte ours */
             if (pattern_clustered[p]) {
                 printf("%s %s %-13s ours >= 100x smaller than raw: %.1fx\n",
                        pf(ratio >= 100), sr->tag, pattern_names[p], ratio);
@@ -534,26 +593,29 @@ static void print_goals(const SizeRun *runs, int nruns)
             printf("%s %s %-13s ours <= raw + 1%%: %zu vs %.0f bytes (%+.3f%%)\n",
                    pf(o->enc_bytes <= raw * 1.01), sr->tag, pattern_names[p],
                    o->enc_bytes, raw, ((double)o->enc_bytes / raw - 1) * 100);
-            if (pattern_dense[p]) {
-                double ot = o->enc_ms + o->dec_ms, mt = mc->enc_ms + mc->dec_ms;
+            for (int m = M_OURS; m <= M_OURS_SUM; m++) {
+                const Result *x = &sr->res[p][m];
+                double ot = x->enc_ms + x->dec_ms, mt = mc->enc_ms + mc->dec_ms;
 
-                printf("%s %s %-13s ours enc+dec within 1.5x of memcpy "
-                       "out+back: %.2f vs %.2f ms (%.2fx; enc %.2fx, dec %.2fx)\n",
-                       pf(ot <= 1.5 * mt), sr->tag, pattern_names[p], ot, mt,
-                       ot / mt, o->enc_ms / mc->enc_ms, o->dec_ms / mc->dec_ms);
-            }
-            if (p == P_CLUST1 && sr->nbits == 6ull << 40 >> 12) {
-                double ot = o->enc_ms + o->dec_ms;
-
-                saw_6t = true;
-                printf("%s 6T clusters-1%%  ours enc+dec under 10 ms: "
-                       "%.2f ms (enc %.2f, dec %.2f)\n", pf(ot < 10), ot,
-                       o->enc_ms, o->dec_ms);
+                if (pattern_dense[p]) {
+                    printf("%s %s %-13s %s enc+dec within 1.5x of memcpy "
+                           "out+back: %.2f vs %.2f ms (%.2fx; enc %.2fx, "
+                           "dec %.2fx)\n",
+                           pf(ot <= 1.5 * mt), sr->tag, pattern_names[p],
+                           method_names[m], ot, mt, ot / mt,
+                           x->enc_ms / mc->enc_ms, x->dec_ms / mc->dec_ms);
+                }
+                if (p == P_CLUST1 && sr->nbits == 6ull << 40 >> 12) {
+                    saw_6t = true;
+                    printf("%s 6T clusters-1%%   %s enc+dec under 10 ms: "
+                           "%.2f ms (enc %.2f, dec %.2f)\n", pf(ot < 10),
+                           method_names[m], ot, x->enc_ms, x->dec_ms);
+                }
             }
         }
     }
     if (!saw_6t) {
-        printf("SKIP 6T clusters-1%%  ours enc+dec under 10 ms: "
+        printf("SKIP 6T clusters-1%%   ours enc+dec under 10 ms: "
                "6 TiB not run (--quick or --sizes)\n");
     }
 
@@ -563,22 +625,25 @@ static void print_goals(const SizeRun *runs, int nruns)
         const SizeRun *sr = &runs[s];
 
         for (int p = 0; p < P_COUNT; p++) {
-            const Result *o = &sr->res[p][M_OURS];
-            double ot = o->enc_ms + o->dec_ms;
+            for (int om = M_OURS; om <= M_OURS_SUM; om++) {
+                const Result *o = &sr->res[p][om];
+                double ot = o->enc_ms + o->dec_ms;
 
-            printf("%-3s %-13s", sr->tag, pattern_names[p]);
-            for (int m = M_ZSTD; m <= M_ROARING; m++) {
-                const Result *x = &sr->res[p][m];
-                double xt = x->enc_ms + x->dec_ms;
+                printf("%-3s %-13s %-12s", sr->tag, pattern_names[p],
+                       method_names[om]);
+                for (int m = M_ZSTD; m <= M_ROARING; m++) {
+                    const Result *x = &sr->res[p][m];
+                    double xt = x->enc_ms + x->dec_ms;
 
-                printf("  vs %-7s size %-5s (%.2fx) speed %-5s (%.2fx)",
-                       method_names[m],
-                       o->enc_bytes < x->enc_bytes ? "WIN" :
-                       o->enc_bytes == x->enc_bytes ? "TIE" : "LOSS",
-                       (double)x->enc_bytes / (double)o->enc_bytes,
-                       ot < xt ? "WIN" : "LOSS", xt / ot);
+                    printf("  vs %-7s size %-4s (%.2fx) speed %-4s (%.2fx)",
+                           method_names[m],
+                           o->enc_bytes < x->enc_bytes ? "WIN" :
+                           o->enc_bytes == x->enc_bytes ? "TIE" : "LOSS",
+                           (double)x->enc_bytes / (double)o->enc_bytes,
+                           ot < xt ? "WIN" : "LOSS", xt / ot);
+                }
+                printf("\n");
             }
-            printf("\n");
         }
     }
     printf("(x: the other method's bytes or ms divided by ours; > 1 means "

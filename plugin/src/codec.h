@@ -8,8 +8,10 @@
  * runs, a sorted array of offsets or the raw bits, whichever is smallest.
  * The wire format is described byte by byte in docs/bitmap-format.md.
  *
- * Pure C11, no GLib, no allocation, no global state: every function is
- * reentrant. Errors are negative errno values.
+ * C11 (with GCC/clang builtins and, on x86-64, SSE4.2/PCLMULQDQ/POPCNT
+ * code chosen at run time), no GLib, no allocation, no global state but a
+ * cached probe of the CPU's features: every function is reentrant. Errors
+ * are negative errno values.
  */
 #ifndef MIGACCEL_CODEC_H
 #define MIGACCEL_CODEC_H
@@ -65,6 +67,31 @@ ssize_t migaccel_bitmap_encode(const uint64_t *bits, uint64_t nbits,
                                uint8_t *out, size_t out_len);
 
 /*
+ * As migaccel_bitmap_encode(), guided by a summary of the bitmap: bit r
+ * of summary (bit r % 64 of word r / 64) covers pages
+ * [r << summary_shift, (r + 1) << summary_shift). A clear summary bit is
+ * a promise that those pages are clean: the encoder does not read their
+ * words. A set bit may cover clean pages (a superset is fine).
+ * summary_shift is 6 .. MIGACCEL_BITMAP_CHUNK_SHIFT (QEMU uses 9: one bit per
+ * 2 MiB of 4 KiB pages). summary == NULL means no summary (full scan).
+ * Output is byte-identical to migaccel_bitmap_encode() of the same bitmap
+ * whenever the promise holds. Returns as migaccel_bitmap_encode(), and
+ * -EINVAL for a summary_shift out of range.
+ *
+ * More precisely: summary holds ceil(ceil(nbits / 2^summary_shift) / 64)
+ * words, and only those are read; its bits for pages at or beyond nbits
+ * are ignored. summary_shift is not checked when summary is NULL. When
+ * the promise does not hold, the output is still a valid encoding, the
+ * one of the bitmap with the pages of clear summary bits taken as clean
+ * (bits AND the summary expanded to pages). Cost: one summary word per
+ * chunk (summary_shift 9), plus the words under set summary bits.
+ */
+ssize_t migaccel_bitmap_encode_summary(const uint64_t *bits, uint64_t nbits,
+                                       const uint64_t *summary,
+                                       unsigned summary_shift,
+                                       uint8_t *out, size_t out_len);
+
+/*
  * Check the fixed header in[0 .. MIGACCEL_BITMAP_HEADER_SIZE) (magic,
  * version, flags, reserved bytes, nbits limit, chunk count) and return the
  * bitmap size in *nbits. Only the header is read, so this can be called
@@ -86,7 +113,8 @@ ssize_t migaccel_bitmap_encoded_size(const uint8_t *in, size_t in_len);
  * bits[0 .. nbits), which must hold ceil(nbits / 64) words; bits of the
  * last word at or beyond nbits are never touched. The whole input is
  * validated (checksum included) before bits is written, so on error bits
- * is unchanged. Returns the number of bits set in the encoding (not the
+ * is unchanged (a first pass reads the whole input, a second one ORs it
+ * into bits). Returns the number of bits set in the encoding (not the
  * number newly set in bits), -EINVAL on a malformed input, an nbits that
  * differs from the header's, or trailing bytes, and -EBADMSG on a checksum
  * mismatch.

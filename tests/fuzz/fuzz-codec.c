@@ -17,6 +17,13 @@
  *    the rest: the bits or runs), encoded, checked against the bound and
  *    the reference encoder byte for byte, and decoded back exactly.
  *
+ * Every bitmap encoded (of up to FUZZ_MAX_RAW_NBITS pages) is also
+ * encoded with a summary (migaccel_bitmap_encode_summary(), summary_shift
+ * 6 .. 15 from the input): the exact summary, one with extra bits, all
+ * bits set or bits set past the last region must give the same bytes;
+ * one with a set bit cleared (a broken promise) must give the reference
+ * encoding of the bitmap without that region.
+ *
  * Any disagreement abort()s; ASan/UBSan catch the rest (every buffer is
  * malloc()ed at its exact size). A custom mutator (below) sets record and
  * header fields to values next to the limits the decoder checks, half of
@@ -484,6 +491,83 @@ static size_t ref_encode(const uint64_t *bits, uint64_t nbits, uint8_t *out)
 /* ---- checks ---- */
 
 /*
+ * The summary-guided encoder against the plain encoding enc (len bytes)
+ * of bits; salt picks the summary_shift and the kind of summary.
+ */
+static void check_summary(const uint64_t *bits, uint64_t nbits, uint32_t salt,
+                          const uint8_t *enc, size_t len)
+{
+    unsigned shift = 6 + salt % 10;
+    int kind = (int)(salt / 10 % 5);
+    uint64_t nreg = (nbits + (UINT64_C(1) << shift) - 1) >> shift;
+    size_t sw = (size_t)((nreg + 63) / 64), nw = nwords(nbits), bound;
+    uint64_t *sum = xmalloc(sw * 8);
+    uint64_t mix = salt * UINT64_C(0x9e3779b97f4a7c15);
+    const uint8_t *want = enc;
+    size_t want_len = len;
+    uint8_t *ref = NULL, *out;
+
+    memset(sum, 0, sw * 8);
+    for (size_t i = 0; i < nw; i++) {
+        if (i == nw - 1 ? bits[i] & lastmask(nbits) : bits[i]) {
+            uint64_t r = ((uint64_t)i * 64) >> shift;
+
+            sum[r / 64] |= UINT64_C(1) << (r % 64);
+        }
+    }
+    switch (kind) {
+    case 1:         /* extra bits */
+        for (size_t i = 0; i < sw; i++) {
+            mix = (mix ^ (mix >> 29)) * UINT64_C(0xbf58476d1ce4e5b9);
+            sum[i] |= mix & (mix >> 7);
+        }
+        break;
+    case 2:         /* every bit */
+        memset(sum, 0xff, sw * 8);
+        break;
+    case 3:         /* garbage past the last region */
+        if (nreg % 64) {
+            sum[sw - 1] |= ~UINT64_C(0) << (nreg % 64);
+        }
+        break;
+    case 4: {       /* a broken promise: a set region said clean */
+        uint64_t *masked = bm_alloc(nbits);
+        uint64_t r = nreg ? (salt >> 8) % nreg : 0;
+
+        if (!nreg || !((sum[r / 64] >> (r % 64)) & 1)) {
+            free(masked);
+            break;
+        }
+        sum[r / 64] &= ~(UINT64_C(1) << (r % 64));
+        for (size_t i = 0; i < nw; i++) {
+            masked[i] = ((uint64_t)i * 64) >> shift == r ? 0 : bits[i];
+        }
+        ref = xmalloc(migaccel_bitmap_encode_bound(nbits));
+        want_len = ref_encode(masked, nbits, ref);
+        want = ref;
+        free(masked);
+        break;
+    }
+    }
+
+    bound = migaccel_bitmap_encode_bound(nbits);
+    out = xmalloc(bound);
+    CHECK_EQ(migaccel_bitmap_encode_summary(nbits ? bits : NULL, nbits, sum,
+                                            shift, out, bound), want_len);
+    CHECK(!memcmp(out, want, want_len));
+    free(out);
+    out = xmalloc(want_len);
+    CHECK_EQ(migaccel_bitmap_encode_summary(nbits ? bits : NULL, nbits, sum,
+                                            shift, out, want_len), want_len);
+    CHECK(!memcmp(out, want, want_len));
+    CHECK_EQ(migaccel_bitmap_encode_summary(nbits ? bits : NULL, nbits, sum,
+                                            shift, out, want_len - 1), -ENOSPC);
+    free(out);
+    free(ref);
+    free(sum);
+}
+
+/*
  * Encode nbits bits of bits with every check; returns the exactly sized
  * encoding (*len bytes), to be freed. salt picks the too-short output
  * buffer length to try and whether to try a buffer of the bound's size.
@@ -528,6 +612,10 @@ static uint8_t *check_encode(const uint64_t *bits, uint64_t nbits,
     /* the header alone gives nbits and the total size */
     CHECK(migaccel_bitmap_decode_header(exact, HDR, &hn) == 0 && hn == nbits);
     CHECK(migaccel_bitmap_encoded_size(exact, HDR) == (ssize_t)rn);
+
+    if (nbits <= FUZZ_MAX_RAW_NBITS) {
+        check_summary(bits, nbits, salt, exact, rn);
+    }
     *len = rn;
     return exact;
 }
@@ -789,6 +877,13 @@ static void check_api(uint64_t nbits)
     }
     CHECK(migaccel_bitmap_encode(&word, nbits < 64 ? nbits : 64, NULL,
                                  sizeof(out)) == -EINVAL);
+    /* a summary_shift out of range, whatever the rest */
+    CHECK(migaccel_bitmap_encode_summary(&word, nbits < 64 ? nbits : 64,
+                                         &word, (unsigned)(nbits % 6),
+                                         out, sizeof(out)) == -EINVAL);
+    CHECK(migaccel_bitmap_encode_summary(&word, nbits < 64 ? nbits : 64,
+                                         &word, 16 + (unsigned)(nbits % 50),
+                                         out, sizeof(out)) == -EINVAL);
 }
 
 static bool initialized;

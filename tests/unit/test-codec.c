@@ -5,6 +5,8 @@
  * adversarial inputs (truncations, byte flips, hand-made bad records).
  * Buffers handed to the decoder are allocated at their exact size so that
  * the valgrind variant of this test catches any out-of-bounds access.
+ * The summary-guided encoder must give the plain encoder's bytes; under
+ * valgrind, the words its summary says are clean are made unreadable.
  */
 #include <errno.h>
 #include <glib.h>
@@ -12,6 +14,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#endif
+#endif
+#ifndef VALGRIND_MAKE_MEM_NOACCESS
+#define VALGRIND_MAKE_MEM_NOACCESS(p, n) ((void)(p), (void)(n))
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
 
 #include "codec.h"
 
@@ -692,6 +704,458 @@ static void test_bad_header(void)
     g_free(enc);
 }
 
+/* ---- CRC32C: the three-stream and table paths against a bitwise one ---- */
+
+static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t len)
+{
+    crc = ~crc;
+    while (len--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) {
+            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+        }
+    }
+    return ~crc;
+}
+
+static void test_crc(void)
+{
+    /* around the three-stream block sizes: 3 x 256 and 3 x 4096 bytes */
+    static const size_t lens[] = {
+        767, 768, 769, 1535, 1536, 1543, 12287, 12288, 12289,
+        12288 + 768 + 7, 3 * 12288 + 2 * 768 + 5, 65536 + 13, 100003,
+    };
+    size_t max = 100003 + 8;
+    uint8_t *buf = g_malloc(max);
+
+    rng_state = 5;
+    for (size_t i = 0; i < max; i++) {
+        buf[i] = (uint8_t)rng();
+    }
+    for (size_t len = 0; len <= 300; len++) {
+        for (size_t off = 0; off < 8; off += 3) {
+            g_assert_cmphex(migaccel_crc32c(0, buf + off, len), ==,
+                            ref_crc32c(0, buf + off, len));
+        }
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {
+        for (size_t off = 0; off < 8; off += 5) {
+            uint32_t want = ref_crc32c(0, buf + off, lens[i]);
+
+            g_assert_cmphex(migaccel_crc32c(0, buf + off, lens[i]), ==, want);
+            /* split anywhere, from a non-zero CRC */
+            for (size_t cut = 0; cut <= lens[i]; cut += 1 + cut / 3) {
+                g_assert_cmphex(migaccel_crc32c(migaccel_crc32c(0, buf + off,
+                                                                cut),
+                                                buf + off + cut, lens[i] - cut),
+                                ==, want);
+            }
+        }
+    }
+    /* zeros (the three-stream combination starts from 0 registers) */
+    memset(buf, 0, max);
+    g_assert_cmphex(migaccel_crc32c(0x12345678, buf, 40000), ==,
+                    ref_crc32c(0x12345678, buf, 40000));
+    g_free(buf);
+}
+
+/* ---- the summary-guided encoder ---- */
+
+static uint64_t nregions_of(uint64_t nbits, unsigned shift)
+{
+    return (nbits + (1ULL << shift) - 1) >> shift;
+}
+
+static size_t summary_words(uint64_t nbits, unsigned shift)
+{
+    return (nregions_of(nbits, shift) + 63) / 64;
+}
+
+static bool summary_bit(const uint64_t *sum, uint64_t r)
+{
+    return (sum[r / 64] >> (r % 64)) & 1;
+}
+
+/* One bit per 2^shift pages holding a dirty one; exactly sized */
+static uint64_t *summary_exact(const uint64_t *bits, uint64_t nbits,
+                               unsigned shift)
+{
+    size_t nw = summary_words(nbits, shift);
+    uint64_t *sum = g_new0(uint64_t, nw ? nw : 1);
+
+    for (size_t i = 0; i < nwords(nbits); i++) {
+        uint64_t w = i == nwords(nbits) - 1 ? bits[i] & lastmask(nbits)
+                                            : bits[i];
+
+        if (w) {
+            uint64_t r = (i * 64) >> shift;
+
+            sum[r / 64] |= 1ULL << (r % 64);
+        }
+    }
+    return sum;
+}
+
+/*
+ * Encode with the summary and compare with the plain encoding of the
+ * bitmap the summary describes (bits where the summary is set, 0
+ * elsewhere: bits itself when the summary is a superset). Under
+ * valgrind, the words of clear regions are unreadable meanwhile.
+ */
+static void check_summary(uint64_t *bits, uint64_t nbits,
+                          const uint64_t *sum, unsigned shift)
+{
+    size_t nw = nwords(nbits), wlen;
+    size_t bound = migaccel_bitmap_encode_bound(nbits);
+    uint64_t *masked = bm_new(nbits);
+    uint64_t rw = 1ULL << (shift - 6);  /* words per region */
+    uint8_t *want, *got = g_malloc(bound);
+    ssize_t n;
+
+    for (size_t i = 0; i < nw; i++) {
+        masked[i] = summary_bit(sum, (i * 64) >> shift) ? bits[i] : 0;
+    }
+    want = encode(masked, nbits, &wlen);
+
+    for (uint64_t r = 0; r < nregions_of(nbits, shift); r++) {
+        if (!summary_bit(sum, r)) {
+            uint64_t w1 = (r + 1) * rw < nw ? (r + 1) * rw : nw;
+
+            VALGRIND_MAKE_MEM_NOACCESS(bits + r * rw, (w1 - r * rw) * 8);
+        }
+    }
+    n = migaccel_bitmap_encode_summary(nbits ? bits : NULL, nbits, sum, shift,
+                                       got, bound);
+    if (n == (ssize_t)wlen && wlen > HDR) {
+        /* exactly sized output, and one byte short */
+        g_assert_cmpint(migaccel_bitmap_encode_summary(bits, nbits, sum, shift,
+                                                       got, wlen), ==, n);
+        g_assert_cmpint(migaccel_bitmap_encode_summary(bits, nbits, sum, shift,
+                                                       got, wlen - 1), ==,
+                        -ENOSPC);
+        n = migaccel_bitmap_encode_summary(bits, nbits, sum, shift, got, bound);
+    }
+    if (nw) {
+        VALGRIND_MAKE_MEM_DEFINED(bits, nw * 8);
+    }
+    if (n != (ssize_t)wlen || memcmp(got, want, wlen)) {
+        g_error("summary shift %u, %" G_GUINT64_FORMAT " pages: %zd bytes, "
+                "%zu without summary%s", shift, nbits, n, wlen,
+                n == (ssize_t)wlen ? " (contents differ)" : "");
+    }
+    g_free(got);
+    g_free(want);
+    g_free(masked);
+}
+
+enum {
+    SUM_EXACT,          /* the exact summary */
+    SUM_EXTRA,          /* plus random set bits */
+    SUM_ONES,           /* every bit set, also those past the last region */
+    SUM_TAIL,           /* exact, the bits past the last region set */
+    SUM_BROKEN,         /* exact minus random set bits: a broken promise */
+    SUM_KINDS
+};
+
+static uint64_t *make_summary(const uint64_t *bits, uint64_t nbits,
+                              unsigned shift, int kind)
+{
+    uint64_t *sum = summary_exact(bits, nbits, shift);
+    size_t nw = summary_words(nbits, shift);
+    uint64_t nreg = nregions_of(nbits, shift);
+
+    for (size_t i = 0; i < nw; i++) {
+        switch (kind) {
+        case SUM_EXTRA:
+            sum[i] |= rng() & rng();
+            break;
+        case SUM_ONES:
+            sum[i] = ~0ULL;
+            break;
+        case SUM_BROKEN:
+            sum[i] &= rng() | rng();
+            break;
+        }
+    }
+    if (kind == SUM_TAIL && nreg % 64) {
+        sum[nw - 1] |= ~0ULL << (nreg % 64);
+    }
+    return sum;
+}
+
+enum {
+    PAT_SPARSE, PAT_CLUSTERS, PAT_HALF, PAT_ALT, PAT_FULL, PAT_EDGES,
+    PAT_EVERY_OTHER, PAT_ENDS, PAT_LIMITS, PAT_COUNT
+};
+
+/* Bitmaps that stress the region and chunk boundaries of shift */
+static void fill_pattern(uint64_t *bits, uint64_t nbits, unsigned shift,
+                         int pat)
+{
+    uint64_t region = 1ULL << shift;
+
+    memset(bits, 0, nwords(nbits) * 8);
+    if (!nbits) {
+        return;
+    }
+    switch (pat) {
+    case PAT_SPARSE:
+        for (uint64_t i = 0; i < nbits / 500 + 1; i++) {
+            bm_set(bits, rng() % nbits);
+        }
+        break;
+    case PAT_CLUSTERS:      /* whole regions, 5 % of them */
+        for (uint64_t r = 0; r * region < nbits; r++) {
+            if (rng() % 20 == 0) {
+                for (uint64_t i = r * region; i < (r + 1) * region && i < nbits;
+                     i++) {
+                    bm_set(bits, i);
+                }
+            }
+        }
+        break;
+    case PAT_HALF:
+        fill_random(bits, nbits, 0.5);
+        break;
+    case PAT_ALT:
+        memset(bits, 0x55, nwords(nbits) * 8);
+        break;
+    case PAT_FULL:
+        memset(bits, 0xff, nwords(nbits) * 8);
+        break;
+    case PAT_EDGES:         /* runs across region boundaries, and up to them */
+        for (uint64_t b = region; b < nbits; b += region * (1 + rng() % 3)) {
+            uint64_t from = b - 1 - rng() % 70, to = b + rng() % 70;
+
+            for (uint64_t i = from; i < to && i < nbits; i++) {
+                bm_set(bits, i);
+            }
+            if (b + region <= nbits) {
+                bm_set(bits, b + region - 1);
+            }
+        }
+        break;
+    case PAT_EVERY_OTHER:   /* the most stretches per chunk */
+        for (uint64_t r = 0; r * region < nbits; r += 2) {
+            uint64_t i = r * region + rng() % region;
+
+            bm_set(bits, i < nbits ? i : r * region);
+        }
+        break;
+    case PAT_ENDS:          /* first and last page, garbage past nbits */
+        bm_set(bits, 0);
+        bm_set(bits, nbits - 1);
+        bits[nwords(nbits) - 1] |= ~lastmask(nbits);
+        break;
+    default:                /* PAT_LIMITS: RUNS/ARRAY/BITS size limits */
+        for (uint64_t c = 0; c * CHUNK < nbits; c++) {
+            /* 1023 + c % 3 runs of 2 pages, from page 5 of the chunk */
+            for (uint64_t k = 0; k < 1023 + c % 3; k++) {
+                uint64_t i = c * CHUNK + 5 + 31 * k;
+
+                if (i + 1 < nbits) {
+                    bm_set(bits, i);
+                    bm_set(bits, i + 1);
+                }
+            }
+        }
+        break;
+    }
+}
+
+static void test_summary_equal(void)
+{
+    rng_state = 77;
+    for (unsigned shift = 6; shift <= MIGACCEL_BITMAP_CHUNK_SHIFT; shift++) {
+        uint64_t region = 1ULL << shift;
+        const uint64_t sizes[] = {
+            0, 1, 63, 64, 65, region - 1, region + 1, 3 * region + 17,
+            CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3 * region - 5,
+            3 * CHUNK + 64 * 7 + 13,
+        };
+
+        for (size_t z = 0; z < G_N_ELEMENTS(sizes); z++) {
+            uint64_t nbits = sizes[z];
+            uint64_t *bits = bm_new(nbits);
+
+            for (int pat = 0; pat < PAT_COUNT; pat++) {
+                fill_pattern(bits, nbits, shift, pat);
+                for (int kind = 0; kind < SUM_KINDS; kind++) {
+                    uint64_t *sum = make_summary(bits, nbits, shift, kind);
+
+                    check_summary(bits, nbits, sum, shift);
+                    g_free(sum);
+                }
+            }
+            g_free(bits);
+        }
+    }
+}
+
+/* The summary encoder reads no word of a clean region: 1 TiB, 2 clusters */
+static void test_summary_skips(void)
+{
+    uint64_t nbits = 1ULL << 28, nw = nwords(nbits);
+    uint64_t *bits = bm_new(nbits), *sum;
+    size_t plain_len;
+    uint8_t *plain;
+
+    memset(bits + 1000 * 8, 0xff, 64);              /* pages 512000 .. */
+    memset(bits + (nw - 8), 0xff, 64);              /* the last 512 */
+    bits[77777] = 0x5;
+    plain = encode(bits, nbits, &plain_len);
+    g_assert_cmpuint(plain_len, <, 100);
+    sum = summary_exact(bits, nbits, 9);
+    check_summary(bits, nbits, sum, 9);
+    g_free(sum);
+    sum = summary_exact(bits, nbits, 15);
+    check_summary(bits, nbits, sum, 15);
+    g_free(sum);
+    g_free(plain);
+    g_free(bits);
+}
+
+static void test_summary_args(void)
+{
+    uint64_t bits[2] = { 0xf0, 0 }, sum[1] = { 1 };
+    uint8_t out[HDR + 64], want[HDR + 64];
+    ssize_t n = migaccel_bitmap_encode(bits, 100, want, sizeof(want));
+
+    g_assert_cmpint(n, >, HDR);
+    /* summary_shift out of range */
+    for (unsigned shift = 0; shift < 64; shift += shift < 20 ? 1 : 11) {
+        ssize_t r = migaccel_bitmap_encode_summary(bits, 100, sum, shift, out,
+                                                   sizeof(out));
+
+        if (shift < 6 || shift > MIGACCEL_BITMAP_CHUNK_SHIFT) {
+            g_assert_cmpint(r, ==, -EINVAL);
+        } else {
+            g_assert_cmpint(r, ==, n);
+            g_assert_cmpmem(out, r, want, n);
+        }
+    }
+    /* no summary: the shift is not looked at; a full scan */
+    g_assert_cmpint(migaccel_bitmap_encode_summary(bits, 100, NULL, 99, out,
+                                                   sizeof(out)), ==, n);
+    g_assert_cmpmem(out, n, want, n);
+    /* the plain encoder's other checks */
+    g_assert_cmpint(migaccel_bitmap_encode_summary(NULL, 100, sum, 9, out,
+                                                   sizeof(out)), ==, -EINVAL);
+    g_assert_cmpint(migaccel_bitmap_encode_summary(bits, 100, sum, 9, NULL,
+                                                   sizeof(out)), ==, -EINVAL);
+    g_assert_cmpint(migaccel_bitmap_encode_summary(
+                        bits, MIGACCEL_BITMAP_MAX_NBITS + 1, sum, 9, out,
+                        sizeof(out)), ==, -EINVAL);
+    g_assert_cmpint(migaccel_bitmap_encode_summary(bits, 100, sum, 9, out,
+                                                   HDR - 1), ==, -ENOSPC);
+    g_assert_cmpint(migaccel_bitmap_encode_summary(bits, 100, sum, 9, out,
+                                                   (size_t)n - 1), ==, -ENOSPC);
+    /* nbits 0: no bitmap, no summary word read; 1 page */
+    g_assert_cmpint(migaccel_bitmap_encode_summary(NULL, 0, NULL, 9, out,
+                                                   sizeof(out)), ==, HDR);
+    g_assert_cmpint(migaccel_bitmap_encode_summary(NULL, 0, sum, 9, out,
+                                                   sizeof(out)), ==, HDR);
+    g_assert_cmpint(migaccel_bitmap_encode_summary(NULL, 0, sum, 5, out,
+                                                   sizeof(out)), ==, -EINVAL);
+    bits[0] = 1;
+    n = migaccel_bitmap_encode(bits, 1, want, sizeof(want));
+    g_assert_cmpint(migaccel_bitmap_encode_summary(bits, 1, sum, 6, out,
+                                                   sizeof(out)), ==, n);
+    g_assert_cmpmem(out, n, want, n);
+    sum[0] = 0;     /* a broken promise: the page is taken as clean */
+    g_assert_cmpint(migaccel_bitmap_encode_summary(bits, 1, sum, 6, out,
+                                                   sizeof(out)), ==, HDR + 5);
+}
+
+/* Exactly at the RUNS / ARRAY / BITS size limits of a full chunk */
+static void test_choice_limits(void)
+{
+    static const struct { uint32_t runs, len; uint8_t type; } cases[] = {
+        { 1023, 2, MIGACCEL_BM_RUNS },      /* 4095 = ARRAY 4095 < 4097 */
+        { 1024, 2, MIGACCEL_BM_BITS },      /* 4099, 4099 > 4097 */
+        { 1023, 1, MIGACCEL_BM_ARRAY },     /* ARRAY 2049 < RUNS 4095 */
+        { 2047, 1, MIGACCEL_BM_ARRAY },     /* ARRAY 4097 = BITS 4097 */
+        { 2048, 1, MIGACCEL_BM_BITS },
+        { 1023, 3, MIGACCEL_BM_RUNS },      /* RUNS 4095 < ARRAY 6141 */
+        { 1024, 3, MIGACCEL_BM_BITS },
+        { 1, 2047, MIGACCEL_BM_RUNS },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        for (int late = 0; late < 2; late++) {
+            uint64_t *bits = bm_new(CHUNK);
+            uint64_t *sum;
+            size_t len;
+            uint8_t *enc;
+
+            /* the runs spread over the chunk, or packed at its end */
+            for (uint32_t r = 0; r < cases[i].runs; r++) {
+                uint32_t start = late ? CHUNK - 8 * (cases[i].runs - r)
+                                      : r * (CHUNK / cases[i].runs);
+
+                for (uint32_t k = 0; k < cases[i].len && start + k < CHUNK;
+                     k++) {
+                    bm_set(bits, start + k);
+                }
+            }
+            enc = encode(bits, CHUNK, &len);
+            g_assert_cmpuint(enc[HDR], ==, cases[i].type);
+            roundtrip(bits, CHUNK);
+            sum = summary_exact(bits, CHUNK, 9);
+            check_summary(bits, CHUNK, sum, 9);
+            g_free(sum);
+            g_free(enc);
+            g_free(bits);
+        }
+    }
+}
+
+/* Inputs longer than the window the decoder's CRC runs ahead by */
+static void test_decode_large(void)
+{
+    uint64_t nbits = 100 * CHUNK + 77;
+    uint64_t *bits = bm_new(nbits), *out = bm_new(nbits);
+    size_t len;
+    uint8_t *enc, *t;
+    static const size_t where[] = { HDR, HDR + 4097 * 3, 0, 1 };
+
+    rng_state = 31;
+    fill_random(bits, nbits, 0.5);
+    bits[nwords(nbits) - 1] &= lastmask(nbits);
+    memset(bits + 10 * CHUNK / 64, 0, CHUNK / 8);       /* an EMPTY */
+    enc = encode(bits, nbits, &len);
+    g_assert_cmpuint(len, >, 400000);
+    g_assert_cmpint(decode_exact(enc, len, out, nbits), ==,
+                    (ssize_t)bm_count(bits, nbits));
+    g_assert_cmpmem(out, nwords(nbits) * 8, bits, nwords(nbits) * 8);
+
+    t = g_malloc(len);
+    for (size_t i = 0; i < G_N_ELEMENTS(where); i++) {
+        /* a bad type byte early on, a flipped bit in the middle or the end */
+        size_t at = where[i] == 0 ? len / 2 : where[i] == 1 ? len - 1
+                                                              : where[i];
+
+        memcpy(t, enc, len);
+        t[at] ^= where[i] <= 1 ? 0x10 : 0x07;
+        memset(out, 0, nwords(nbits) * 8);
+        g_assert_cmpint(decode_exact(t, len, out, nbits), ==, -EBADMSG);
+        assert_zero(out, nbits);
+        fix_crc(t, len);
+        if (where[i] > 1) {
+            g_assert_cmpint(decode_exact(t, len, out, nbits), ==, -EINVAL);
+            assert_zero(out, nbits);
+        } else {
+            ssize_t ret = decode_exact(t, len, out, nbits);
+
+            g_assert_cmpint(ret, ==, (ssize_t)bm_count(out, nbits));
+        }
+    }
+    g_free(t);
+    g_free(enc);
+    g_free(out);
+    g_free(bits);
+}
+
 /* Encoded sizes of a 64 GiB block (16 Mi pages); no assertion on timing */
 static void test_report_sizes(void)
 {
@@ -736,6 +1200,12 @@ int main(int argc, char **argv)
     g_test_add_func("/codec/byte-flips", test_byte_flips);
     g_test_add_func("/codec/bad-records", test_bad_records);
     g_test_add_func("/codec/bad-header", test_bad_header);
+    g_test_add_func("/codec/crc", test_crc);
+    g_test_add_func("/codec/summary-equal", test_summary_equal);
+    g_test_add_func("/codec/summary-skips", test_summary_skips);
+    g_test_add_func("/codec/summary-args", test_summary_args);
+    g_test_add_func("/codec/choice-limits", test_choice_limits);
+    g_test_add_func("/codec/decode-large", test_decode_large);
     g_test_add_func("/codec/report-sizes", test_report_sizes);
     return g_test_run();
 }
