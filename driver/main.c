@@ -673,15 +673,93 @@ static gboolean wait_both_status(Driver *d, const char *want, double timeout_s, 
     }
 }
 
+/* How many times the driver tries migrate-recover before it gives up */
+#define RECOVER_ATTEMPTS 3
+/* Both sides still paused this long after migrate resume=true: it failed */
+#define RECOVER_STUCK_S 5.0
+
+/* migrate-recover on a free port of the destination; the URI, or NULL */
+static char *start_recover(Driver *d, GError **error)
+{
+    g_autoptr(GError) last = NULL;
+
+    for (int i = 0; i < INCOMING_BIND_ATTEMPTS; i++) {
+        g_autoptr(JsonObject) args = json_object_new();
+        int port = pick_free_port(error);
+
+        if (port < 0) {
+            return NULL;
+        }
+        g_autofree char *try_uri = g_strdup_printf("tcp:127.0.0.1:%d", port);
+        json_object_set_string_member(args, "uri", try_uri);
+        g_clear_error(&last);
+        if (vm_cmd_simple(d->dst, "migrate-recover", args, &last)) {
+            return g_steal_pointer(&try_uri);
+        }
+    }
+    g_propagate_prefixed_error(error, g_steal_pointer(&last), "migrate-recover: ");
+    return NULL;
+}
+
+/*
+ * After migrate resume=true: TRUE with *@resumed once both sides run
+ * postcopy again (or completed), TRUE with !*@resumed when the attempt
+ * failed and both sides paused again, FALSE on anything else.
+ */
+static gboolean wait_recover_outcome(Driver *d, gboolean *resumed, GError **error)
+{
+    gint64 t0 = drv_now_us();
+    gboolean left_paused = FALSE;
+
+    for (;;) {
+        g_autoptr(JsonNode) sn = NULL;
+        g_autoptr(JsonNode) dn = NULL;
+        const char *src = migration_status(d->src, error, &sn);
+        const char *dst = src ? migration_status(d->dst, error, &dn) : NULL;
+        double waited = (drv_now_us() - t0) / 1e6;
+
+        if (!src || !dst) {
+            return FALSE;
+        }
+        if (strcmp(src, "postcopy-paused")) {
+            left_paused = TRUE;
+        }
+        if (g_str_equal(src, "postcopy-active") || g_str_equal(src, "completed")) {
+            if (g_str_equal(dst, "postcopy-active") || g_str_equal(dst, "completed")) {
+                *resumed = TRUE;
+                return TRUE;
+            }
+        } else if (g_str_equal(src, "postcopy-paused") && g_str_equal(dst, "postcopy-paused") &&
+                   (left_paused || waited > RECOVER_STUCK_S)) {
+            *resumed = FALSE;
+            return TRUE;
+        } else if (status_is_terminal(src)) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED,
+                        "postcopy-pause: the source ended '%s' during the recovery", src);
+            return FALSE;
+        }
+        if (waited > 60) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
+                        "postcopy-pause: source '%s', destination '%s' 60 s after "
+                        "migrate resume=true", src, dst);
+            return FALSE;
+        }
+        if (!drv_sleep_ms(20, error)) {
+            return FALSE;
+        }
+    }
+}
+
 /*
  * Cut the migration connection in postcopy (migrate-pause), check that both
- * sides pause instead of failing, and resume on a new connection.
+ * sides pause instead of failing, and resume on a new connection; a
+ * recovery that fails with both sides paused again is retried, as an
+ * operator would.
  */
 static gboolean postcopy_pause_and_recover(Driver *d, MigAttempt *a, gint64 t0, GError **error)
 {
-    g_autoptr(GError) last = NULL;
-    char *uri = NULL;
-    double resumed;
+    gboolean resumed = FALSE;
+    double at;
 
     a->action_at_s = (drv_now_us() - t0) / 1e6;
     a->action = g_strdup("migrate-pause in postcopy");
@@ -693,38 +771,41 @@ static gboolean postcopy_pause_and_recover(Driver *d, MigAttempt *a, gint64 t0, 
     }
     drv_log("both sides postcopy-paused after %.2f s",
             (drv_now_us() - t0) / 1e6 - a->action_at_s);
-    for (int i = 0; i < INCOMING_BIND_ATTEMPTS && !uri; i++) {
+    while (!resumed) {
         g_autoptr(JsonObject) args = json_object_new();
-        int port = pick_free_port(error);
+        char *uri;
 
-        if (port < 0) {
+        if (a->recover_attempts == RECOVER_ATTEMPTS) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED,
+                        "postcopy-pause: %d recoveries failed, both sides paused again "
+                        "each time (see the source's log)", RECOVER_ATTEMPTS);
             return FALSE;
         }
-        g_autofree char *try_uri = g_strdup_printf("tcp:127.0.0.1:%d", port);
-        json_object_set_string_member(args, "uri", try_uri);
-        g_clear_error(&last);
-        if (vm_cmd_simple(d->dst, "migrate-recover", args, &last)) {
-            uri = g_steal_pointer(&try_uri);
+        a->recover_attempts++;
+        uri = start_recover(d, error);
+        if (!uri) {
+            return FALSE;
+        }
+        g_free(d->incoming_uri);
+        d->incoming_uri = uri;
+        json_object_set_string_member(args, "uri", uri);
+        json_object_set_boolean_member(args, "resume", TRUE);
+        drv_log("recovery %d: migrate-recover on %s; migrate resume=true",
+                a->recover_attempts, uri);
+        if (!vm_cmd_simple(d->src, "migrate", args, error) ||
+            !wait_recover_outcome(d, &resumed, error)) {
+            return FALSE;
+        }
+        if (!resumed) {
+            drv_log("recovery %d failed: both sides postcopy-paused again",
+                    a->recover_attempts);
         }
     }
-    if (!uri) {
-        g_propagate_prefixed_error(error, g_steal_pointer(&last), "migrate-recover: ");
-        return FALSE;
-    }
-    g_free(d->incoming_uri);
-    d->incoming_uri = uri;
-    g_autoptr(JsonObject) args = json_object_new();
-    json_object_set_string_member(args, "uri", uri);
-    json_object_set_boolean_member(args, "resume", TRUE);
-    drv_log("migrate-recover on %s; migrate resume=true", uri);
-    if (!vm_cmd_simple(d->src, "migrate", args, error) ||
-        !wait_both_status(d, "postcopy-active|completed", 60, error)) {
-        return FALSE;
-    }
-    resumed = (drv_now_us() - t0) / 1e6;
-    a->recovered_at_s = resumed;
-    a->paused_s = resumed - a->action_at_s;
-    drv_log("postcopy resumed at %.2f s, %.2f s after the pause", resumed, a->paused_s);
+    at = (drv_now_us() - t0) / 1e6;
+    a->recovered_at_s = at;
+    a->paused_s = at - a->action_at_s;
+    drv_log("postcopy resumed at %.2f s, %.2f s after the pause (%d recover attempt%s)",
+            at, a->paused_s, a->recover_attempts, a->recover_attempts == 1 ? "" : "s");
     return TRUE;
 }
 

@@ -542,6 +542,8 @@ static void add_attempt(JsonBuilder *b, MigAttempt *a)
     } else {
         json_builder_add_null_value(b);
     }
+    json_builder_set_member_name(b, "postcopy_recover_attempts");
+    json_builder_add_int_value(b, a->recover_attempts);
     add_int_or_null(b, "total_time_ms", qm, "total-time");
     add_int_or_null(b, "downtime_ms", qm, "downtime");
     add_int_or_null(b, "setup_time_ms", qm, "setup-time");

@@ -28,6 +28,7 @@ typedef struct {
     double postcopy_at_s;    /* when postcopy started (by us or the source); < 0 if not */
     double recovered_at_s;   /* postcopy-pause: when both sides were active again */
     double paused_s;         /* postcopy-pause: migrate-pause .. resumed */
+    int recover_attempts;    /* postcopy-pause: migrate-recover calls made */
     gint64 expected_downtime_ms;  /* last value seen while active; -1 unknown */
     JsonObject *final;       /* last query-migrate reply */
     JsonObject *last_active; /* last reply with RAM stats, if @final has none */

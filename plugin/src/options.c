@@ -24,7 +24,7 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
         "transport", { "socket", "io_uring" }, { 0 } },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         "x-inject-fault",
-        { "none", "discard-flip", "discard-truncate", "prediscard-flip",
+        { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
           "uring-missing" },
         { 0 } },
 };

@@ -37,6 +37,8 @@ int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value)
         sw->fault = MIGACCEL_FAULT_DISCARD_TRUNCATE;
     } else if (!strcmp(value, "prediscard-flip")) {
         sw->fault = MIGACCEL_FAULT_PREDISCARD_FLIP;
+    } else if (!strcmp(value, "recv-flip")) {
+        sw->fault = MIGACCEL_FAULT_RECV_FLIP;
     } else {
         return -EINVAL;
     }
@@ -174,26 +176,43 @@ uint64_t migaccel_switchover_bitmap_bound(MigAccelSwitchover *sw,
     return migaccel_bitmap_encode_bound(nbits);
 }
 
+/* The bitmap each fault spoils */
+static MigAccelBitmapUse fault_target(MigAccelFault fault)
+{
+    switch (fault) {
+    case MIGACCEL_FAULT_PREDISCARD_FLIP:
+        return MIGACCEL_BITMAP_PREDISCARD;
+    case MIGACCEL_FAULT_RECV_FLIP:
+        return MIGACCEL_BITMAP_RECEIVED;
+    default:
+        return MIGACCEL_BITMAP_DISCARD;
+    }
+}
+
 /* Spoil an encoding of @len bytes as the armed fault says; new length */
 static int64_t inject_fault(MigAccelSwitchover *sw, MigAccelBitmapUse use,
                             uint8_t *out, int64_t len)
 {
+    static const char *const flipped[] = {
+        [MIGACCEL_BITMAP_DISCARD] = "x-inject-fault=discard-flip: corrupted "
+                                    "the discard bitmap on purpose",
+        [MIGACCEL_BITMAP_PREDISCARD] = "x-inject-fault=prediscard-flip: "
+                                       "corrupted the pre-discard bitmap on "
+                                       "purpose",
+        [MIGACCEL_BITMAP_RECEIVED] = "x-inject-fault=recv-flip: corrupted "
+                                     "the receive bitmap on purpose",
+    };
     MigAccelFault fault = sw->fault;
-    bool pre = fault == MIGACCEL_FAULT_PREDISCARD_FLIP;
 
     if (fault == MIGACCEL_FAULT_NONE || len <= MIGACCEL_BITMAP_HEADER_SIZE + 4 ||
-        pre != (use == MIGACCEL_BITMAP_PREDISCARD)) {
+        fault_target(fault) != use) {
         return len;
     }
     sw->fault = MIGACCEL_FAULT_NONE;    /* once: the retry must be clean */
     COUNTER_ADD(sw->faults_injected, 1);
     if (fault != MIGACCEL_FAULT_DISCARD_TRUNCATE) {
         out[MIGACCEL_BITMAP_HEADER_SIZE] ^= 0xff;
-        sw->host->log(MIGACCEL_LOG_WARNING, pre
-                      ? "x-inject-fault=prediscard-flip: corrupted the "
-                        "pre-discard bitmap on purpose"
-                      : "x-inject-fault=discard-flip: corrupted the discard "
-                        "bitmap on purpose");
+        sw->host->log(MIGACCEL_LOG_WARNING, flipped[use]);
         return len;
     }
     sw->host->log(MIGACCEL_LOG_WARNING, "x-inject-fault=discard-truncate: "
@@ -241,10 +260,7 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
     if (len < 0) {
         return len;
     }
-    /* Faults are injected into discard bitmaps only */
-    if (use != MIGACCEL_BITMAP_RECEIVED) {
-        len = inject_fault(sw, use, out, len);
-    }
+    len = inject_fault(sw, use, out, len);
     COUNTER_ADD(c->blocks_encoded, 1);
     COUNTER_ADD(c->wire_bytes, (uint64_t)len);
     COUNTER_ADD(c->raw_bytes, (nbits + 7) / 8);

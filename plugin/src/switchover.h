@@ -18,6 +18,7 @@ typedef enum MigAccelFault {
     MIGACCEL_FAULT_DISCARD_FLIP,        /* payload byte 0 inverted */
     MIGACCEL_FAULT_DISCARD_TRUNCATE,    /* last 4 bytes not sent */
     MIGACCEL_FAULT_PREDISCARD_FLIP,     /* as DISCARD_FLIP, pre-discard */
+    MIGACCEL_FAULT_RECV_FLIP,           /* as DISCARD_FLIP, receive bitmap */
 } MigAccelFault;
 
 /* switchover_mode counter values */
@@ -68,8 +69,10 @@ void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host);
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value);
 
-/* @value is "none", "discard-flip", "discard-truncate" or "prediscard-flip"
- * (or the stream's "uring-missing"); 0 or -EINVAL */
+/*
+ * @value is "none", "discard-flip", "discard-truncate", "prediscard-flip",
+ * "recv-flip" (or the stream's "uring-missing"); 0 or -EINVAL
+ */
 int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value);
 
 void migaccel_switchover_event(MigAccelSwitchover *sw,

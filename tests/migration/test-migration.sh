@@ -5,7 +5,7 @@
 # no lost write afterwards.
 #   test-migration.sh SRC BUILD SCENARIO [stock|loose] [4K|2M|1G]
 # SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|postcopy-stock-peer|
-#   bitmap-switchover|bitmap-switchover-uring|uring-missing|postcopy-recover|
+#   bitmap-switchover|bitmap-switchover-uring|uring-missing|postcopy-recover|recv-corrupt|
 #   discard-corrupt|discard-truncate|prediscard-corrupt|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
 # then the plugin's trace-install mode (default stock) and wp-granularity
 # (default 4K). With loose, the accelerator's stats must show that precopy
@@ -106,16 +106,22 @@ bitmap-switchover-uring|uring-missing)
         args+=(--accel-prop x-inject-fault=uring-missing)
     fi
     ;;
-postcopy-recover)
+postcopy-recover|recv-corrupt)
     # A bitmap switchover whose connection breaks in postcopy (migrate-pause
     # half a second in, postcopy slowed to 20 MB/s so it is still running):
     # both sides must reach postcopy-paused; migrate-recover on the
     # destination and migrate resume=true on the source must complete it,
     # the receive bitmaps going back compressed, with memory intact.
+    # recv-corrupt: the destination spoils its first receive bitmap; the
+    # source must refuse it, both sides pause again, and the second
+    # recovery must complete.
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
           --accel-prop switchover=bitmap --max-bandwidth 200M
           --param max-postcopy-bandwidth=20971520 --scenario postcopy-pause --after 0.5)
+    if [ "$scenario" = recv-corrupt ]; then
+        args+=(--accel-prop x-inject-fault=recv-flip)
+    fi
     ;;
 discard-corrupt|discard-truncate|prediscard-corrupt)
     # The source's plugin spoils its first discard bitmap: the destination
@@ -201,6 +207,12 @@ if [ "$status" = 0 ]; then
         expect_contains "the source says why QEMU sent the stream itself" \
             "$TEST_TMP/run/src-stderr.log" "transport io_uring unavailable, using socket"
     fi
+    if [ "$scenario" = recv-corrupt ]; then
+        expect_contains "the source says why it refused the receive bitmap" \
+            "$TEST_TMP/run/src-stderr.log" "' rejected: checksum mismatch"
+        expect_contains "the source says the migration paused again" \
+            "$TEST_TMP/run/src-stderr.log" "could not be loaded; migration paused again"
+    fi
     if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" "$scenario" <<'EOPY'
 import json, sys
 report, mode, wp, scenario = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -282,8 +294,8 @@ if report["migration"]["postcopy_started_at_s"] is not None:
         if s["discard_wire_bytes"] >= s["discard_raw_bytes"] * 1.01 + 64:
             errors.append("the compressed discard bitmaps are larger than raw + 1 %")
     bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
-                        "postcopy-recover", "discard-corrupt", "discard-truncate",
-                        "prediscard-corrupt")
+                        "postcopy-recover", "recv-corrupt", "discard-corrupt",
+                        "discard-truncate", "prediscard-corrupt")
     want_mode = 2 if scenario in bitmap_scenarios else 1
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
@@ -300,18 +312,31 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("without io_uring QEMU must send the stream, counted as a fallback")
     elif s["stream_opens"] or s["stream_bytes"]:
         errors.append("transport=socket, but the plugin sent the stream")
-    if scenario == "postcopy-recover":
+    if scenario in ("postcopy-recover", "recv-corrupt"):
         att = report["attempts"][-1]
-        facts += (f" paused_s={att['postcopy_paused_s']} recv_bitmaps={s['recv_bitmap_blocks_decoded']}"
+        tries = att["postcopy_recover_attempts"]
+        facts += (f" paused_s={att['postcopy_paused_s']} recover_attempts={tries}"
+                  f" recv_bitmaps={s['recv_bitmap_blocks_decoded']}"
+                  f" recv_errors={s['recv_bitmap_decode_errors']}"
                   f" recv_wire={s['recv_bitmap_wire_bytes']} recv_raw={s['recv_bitmap_raw_bytes']}")
         if att["postcopy_recovered_at_s"] is None:
             errors.append("postcopy was never paused and recovered")
-        if s["recv_bitmap_blocks_decoded"] < 1 or s["recv_bitmap_blocks_decoded"] != d.get("recv_bitmap_blocks_encoded"):
+        want_tries, want_errors = (2, 1) if scenario == "recv-corrupt" else (1, 0)
+        if tries != want_tries or s["recv_bitmap_decode_errors"] != want_errors:
+            errors.append(f"expected {want_tries} recoveries and {want_errors} rejected receive bitmap(s)")
+        if scenario == "recv-corrupt" and d.get("faults_injected") != 1:
+            errors.append("the destination did not spoil its receive bitmap")
+        # after a rejected bitmap the destination may still encode the
+        # rest of that round's blocks: the source never reads them
+        encoded = d.get("recv_bitmap_blocks_encoded") or 0
+        if (s["recv_bitmap_blocks_decoded"] < 1 or
+                (encoded < s["recv_bitmap_blocks_decoded"] + want_errors if want_errors
+                 else encoded != s["recv_bitmap_blocks_decoded"])):
             errors.append("the receive bitmaps did not come back compressed")
         elif s["recv_bitmap_wire_bytes"] >= s["recv_bitmap_raw_bytes"] * 1.01 + 64:
             errors.append("the compressed receive bitmaps are larger than raw + 1 %")
 elif scenario in ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
-                  "postcopy-recover", "discard-corrupt", "discard-truncate",
+                  "postcopy-recover", "recv-corrupt", "discard-corrupt", "discard-truncate",
                   "prediscard-corrupt"):
     errors.append("switchover=bitmap, but the migration never switched to postcopy")
 print(facts + ("; " + "; ".join(errors) if errors else ""))

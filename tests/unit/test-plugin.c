@@ -741,7 +741,7 @@ static void test_switchover_bitmap(void)
     free(msg);
     msg = NULL;
 
-    /* postcopy recovery: the receive bitmap, no fault injected into it */
+    /* postcopy recovery: discard faults leave the receive bitmap alone */
     g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
                                       "discard-flip", &msg), ==, 0);
     len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_RECEIVED,
@@ -755,6 +755,33 @@ static void test_switchover_bitmap(void)
     g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_blocks_decoded"), ==, 1);
     g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_wire_bytes"), ==, 2 * len);
     g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 3);
+    /* recv-flip spoils the next receive bitmap only, once */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
+                                      "recv-flip", &msg), ==, 0);
+    len = plugin.bitmap_encode(plugin.opaque, NULL, MIGACCEL_BITMAP_DISCARD,
+                               bits, nbits, NULL, 0, enc, bound);
+    g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                         MIGACCEL_BITMAP_DISCARD, enc, len,
+                                         back, nbits, &msg), ==, 4000);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        len = plugin.bitmap_encode(plugin.opaque, NULL,
+                                   MIGACCEL_BITMAP_RECEIVED, bits, nbits,
+                                   NULL, 0, enc, bound);
+        memset(back, 0, sizeof(back));
+        g_assert_cmpint(plugin.bitmap_decode(plugin.opaque, NULL,
+                                             MIGACCEL_BITMAP_RECEIVED, enc,
+                                             len, back, nbits, &msg), ==,
+                        attempt ? 4000 : -EBADMSG);
+        if (!attempt) {
+            g_assert_nonnull(strstr(msg, "checksum mismatch"));
+            free(msg);
+            msg = NULL;
+        }
+    }
+    g_assert_cmpmem(bits, sizeof(bits), back, sizeof(back));
+    g_assert_cmpuint(stat_now(&plugin, "recv_bitmap_decode_errors"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "faults_injected"), ==, 4);
+    g_assert_nonnull(strstr(host_log_text->str, "x-inject-fault=recv-flip"));
     g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault", "none",
                                       &msg), ==, 0);
 
