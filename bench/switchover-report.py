@@ -44,8 +44,8 @@ for hot in sorted({h for h, _ in runs}):
         pc = med([r["migration"]["total_time_ms"] / 1000 - r["migration"]["postcopy_started_at_s"]
                   for r in done if r["migration"].get("postcopy_started_at_s") is not None])
         src = [((r.get("accel_stats") or {}).get("src") or {}) for r in done]
-        disc = med([s.get("discard_wire_bytes") for s in src if s.get("discard_format") == 2])
-        raw = med([s.get("discard_raw_bytes") for s in src if s.get("discard_format") == 2])
+        disc = med([s.get("discard_wire_bytes") for s in src if s.get("discard_format") == "compressed"])
+        raw = med([s.get("discard_raw_bytes") for s in src if s.get("discard_format") == "compressed"])
         conv = sum(1 for r in done if r["migration"]["total_time_ms"] > 20000 and arm in "AB")
         vs = f"{tt / tot['A']:.2f}" if tt and tot.get("A") else "-"
         print(f"{hot:>7} {ARMS[arm]:14} {ok:>2}/{len(reps):<2} {conv:>4} {fmt(dt):>9} {fmt(gap):>9} "

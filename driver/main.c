@@ -154,8 +154,9 @@ static void add_plugin_args(GPtrArray *a, const Config *cfg, gboolean incoming)
     plugin = opt_escape(cfg->plugin);
     obj = g_string_new(NULL);
     g_string_printf(obj, "migration-accel,id=ma0,plugin=%s", plugin);
+    /* Plugin options pass through QEMU unread, as args=NAME=VALUE */
     for (guint i = 0; cfg->accel_props && cfg->accel_props[i]; i++) {
-        g_string_append_printf(obj, ",%s", cfg->accel_props[i]);
+        g_string_append_printf(obj, ",args=%s", cfg->accel_props[i]);
     }
     add_arg(a, "-object");
     g_ptr_array_add(a, g_string_free(obj, FALSE));
@@ -168,12 +169,12 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     g_autofree char *qmp = opt_escape(qmp_path);
     g_autofree char *serial = opt_escape(serial_path);
 
-    add_arg(a, cfg->qemu);
+    add_arg(a, incoming && cfg->dst_qemu ? cfg->dst_qemu : cfg->qemu);
     add_arg(a, "-nodefaults");
     add_arg(a, "-display");
     add_arg(a, "none");
     add_arg(a, "-machine");
-    add_arg(a, "pc");
+    add_arg(a, cfg->machine);
     add_arg(a, "-L");
     add_arg(a, "/usr/share/qemu");
     /* Debian ships bios-256k.bin in the seabios package; a QEMU built from

@@ -139,6 +139,9 @@ static gboolean parse_scenario(const char *s, Scenario *out, GError **error)
 static void apply_guest_defaults(Config *cfg)
 {
     cfg->qemu_given = cfg->qemu != NULL;
+    if (!cfg->machine) {
+        cfg->machine = g_strdup("pc");
+    }
     if (!cfg->qemu && cfg->repo_dir) {
         cfg->qemu = g_build_filename(cfg->repo_dir, "build", "qemu",
                                      "qemu-system-x86_64", NULL);
@@ -171,7 +174,7 @@ static gboolean validate_external(Config *cfg, GError **error)
         return usage_error(error, "--src-qmp, --dst-qmp and --dst-uri must be given together");
     }
     if (cfg->kernel || cfg->bootblock || cfg->initrd || cfg->plugin || cfg->qemu_args ||
-        cfg->qemu || cfg->accel_props) {
+        cfg->qemu || cfg->dst_qemu || cfg->accel_props) {
         return usage_error(error, "guest options (--qemu, --kernel, --bootblock, --plugin, ...) "
                            "cannot be used with already running QEMUs (--src-qmp)");
     }
@@ -226,6 +229,10 @@ static gboolean validate_guest(Config *cfg, GError **error)
             g_prefix_error(error, "the patched QEMU is not built yet (scripts/build-qemu.sh), "
                            "or pass --qemu, e.g. build/qemu-stock/qemu-system-x86_64: ");
         }
+        return FALSE;
+    }
+    if (cfg->dst_qemu && !check_file("destination QEMU binary (--dst-qemu)", cfg->dst_qemu,
+                                     TRUE, error)) {
         return FALSE;
     }
     if (cfg->kernel && !check_file("guest kernel (--kernel)", cfg->kernel, FALSE, error)) {
@@ -363,10 +370,15 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
     const GOptionEntry guest_entries[] = {
         { "qemu", 0, 0, G_OPTION_ARG_FILENAME, &cfg->qemu,
           "QEMU binary (default: <repo>/build/qemu/qemu-system-x86_64)", "BIN" },
+        { "dst-qemu", 0, 0, G_OPTION_ARG_FILENAME, &cfg->dst_qemu,
+          "QEMU binary of the destination, e.g. another distro's (default: --qemu)", "BIN" },
+        { "machine", 0, 0, G_OPTION_ARG_STRING, &cfg->machine,
+          "Machine type of both QEMUs, e.g. pc-i440fx-7.2 across versions (default: pc)",
+          "TYPE" },
         { "plugin", 0, 0, G_OPTION_ARG_FILENAME, &cfg->plugin,
           "Add -object migration-accel,id=ma0,plugin=PATH to both QEMUs", "PATH" },
         { "accel-prop", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->accel_props,
-          "Extra key=value for the migration-accel object (repeatable)", "KEY=VALUE" },
+          "A plugin option for the migration-accel object, passed as args=NAME=VALUE (repeatable)", "NAME=VALUE" },
         { "dst-no-plugin", 0, 0, G_OPTION_ARG_NONE, &cfg->dst_no_plugin,
           "Give only the source the accelerator: the destination is a peer without it", NULL },
         { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &cfg->kernel,
@@ -532,6 +544,8 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
 void config_clear(Config *cfg)
 {
     g_free(cfg->qemu);
+    g_free(cfg->dst_qemu);
+    g_free(cfg->machine);
     g_free(cfg->plugin);
     g_strfreev(cfg->accel_props);
     g_free(cfg->expect_dst_error);

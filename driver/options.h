@@ -15,6 +15,8 @@ typedef struct {
     /* guest / QEMU */
     char *qemu;
     gboolean qemu_given;
+    char *dst_qemu;          /* the destination's QEMU, if not --qemu's */
+    char *machine;           /* -machine type of both sides */
     char *plugin;
     char **accel_props;      /* key=value, appended to -object migration-accel */
     gboolean dst_no_plugin;  /* the destination QEMU gets no accelerator */

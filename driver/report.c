@@ -390,6 +390,9 @@ void report_print(Report *r, FILE *out)
         row(out, "QEMUs", "already running (%s -> %s)", cfg->src_qmp, cfg->dst_qmp);
     } else {
         row(out, "qemu", "%s", cfg->qemu);
+        if (cfg->dst_qemu) {
+            row(out, "destination qemu", "%s", cfg->dst_qemu);
+        }
         row(out, "guest", "%s, %s RAM, %d vCPU, %s", cfg->bootblock ? cfg->bootblock : cfg->kernel,
             cfg->mem, cfg->smp, cfg->accel);
     }
@@ -589,6 +592,8 @@ static void add_config(JsonBuilder *b, Report *r)
     json_builder_set_member_name(b, "config");
     json_builder_begin_object(b);
     add_string_or_null(b, "qemu", cfg->qemu);
+    add_string_or_null(b, "dst_qemu", cfg->dst_qemu);
+    add_string_or_null(b, "machine", cfg->machine);
     add_string_or_null(b, "qemu_version", r->qemu_version);
     add_string_or_null(b, "plugin", cfg->plugin);
     add_strv(b, "accel_props", cfg->accel_props);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check that every patch of the series builds on its own: apply the series
 # one patch at a time and build QEMU after each (incrementally, in
-# build/qemu-series-check), then run checkpatch on all of them.
+# build/qemu-V-series-check), then run checkpatch on all of them.
+# MIGACCEL_SERIES picks the series (default: this machine's).
 # Slow (a full build, then one partial build per patch): not part of the suite.
 # --resume: apply and build only the patches appended since the last run.
 set -euo pipefail
@@ -10,7 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pristine="$top/subprojects/$MIGACCEL_QEMU_SERIES-src"
 [ -f "$pristine/.migaccel-fetched" ] || "$top/scripts/fetch-qemu.sh"
 src="$top/subprojects/$MIGACCEL_QEMU_SERIES-series-check"
-bld="$top/build/qemu-series-check"
+bld=$(migaccel_qemu_build_dir series-check)
 pdir="$top/patches/$MIGACCEL_QEMU_SERIES"
 
 git_q=(git -C "$src" -c user.name=migaccel -c user.email=migaccel@localhost)

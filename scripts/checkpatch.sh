@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run QEMU's own scripts/checkpatch.pl on every patch of the series.
+# Run QEMU's own scripts/checkpatch.pl on every patch of the series
+# (MIGACCEL_SERIES picks it; default: this machine's).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/qemu-version.sh"
@@ -9,7 +10,7 @@ checkpatch="$top/subprojects/$MIGACCEL_QEMU_SERIES-src/scripts/checkpatch.pl"
 bad=0
 while read -r p; do
     case "$p" in ''|'#'*) continue ;; esac
-    if out=$(cd "$top/subprojects/$MIGACCEL_QEMU_SERIES-src" && "$checkpatch" --no-tree --strict "$pdir/$p" 2>&1) ; then
+    if out=$(cd "$top/subprojects/$MIGACCEL_QEMU_SERIES-src" && "$checkpatch" --no-tree --strict --patch "$pdir/$p" 2>&1) ; then
         echo "checkpatch: ok   $p"
     else
         echo "checkpatch: FAIL $p"

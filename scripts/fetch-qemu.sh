@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Fetch Debian 12's QEMU source package (pinned revision), unpack it with
-# Debian's own patches applied. Result: subprojects/qemu-7.2-src (pristine
-# Debian tree, never modified) and subprojects/qemu-7.2-src.version.
+# Fetch the series' Debian QEMU source package (pinned revision, see
+# qemu-version.sh), unpack it with Debian's own patches applied.  Result:
+# subprojects/<series>-src (pristine Debian tree, never modified), and for
+# series that need a newer meson than this machine's, trixie's meson
+# unpacked in subprojects/<series>-meson.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/qemu-version.sh"
@@ -12,15 +14,15 @@ if [ -f "$dest/.migaccel-fetched" ]; then
     exit 0
 fi
 
-work="$top/subprojects/.apt"
-mkdir -p "$work/lists/partial" "$work/dl"
+work="$top/subprojects/.apt-$MIGACCEL_QEMU_SERIES"
+mkdir -p "$work/lists/partial" "$work/dl" "$work/cache/archives/partial"
 cat > "$work/sources.sources" <<EOS
-Types: deb-src
+Types: deb-src${MIGACCEL_QEMU_MESON_DEB:+ deb}
 URIs: http://deb.debian.org/debian
 Suites: $MIGACCEL_QEMU_SUITES
 Components: main
 
-Types: deb-src
+Types: deb-src${MIGACCEL_QEMU_MESON_DEB:+ deb}
 URIs: http://deb.debian.org/debian-security
 Suites: $MIGACCEL_QEMU_SECURITY_SUITE
 Components: main
@@ -29,6 +31,7 @@ EOS
 apt_opts=(-o "Dir::Etc::SourceList=$work/sources.sources"
           -o Dir::Etc::SourceParts=/dev/null
           -o "Dir::State::Lists=$work/lists"
+          -o "Dir::Cache=$work/cache"
           -o APT::Sandbox::User=root)
 
 echo "fetch-qemu: updating private deb-src lists"
@@ -69,5 +72,17 @@ dpkg-source --no-check -x "$work/dl/$MIGACCEL_QEMU_DSC" "$dest" >"$work/unpack.l
     echo "fetch-qemu: dpkg-source -x failed" >&2
     exit 1
 }
+if [ -n "$MIGACCEL_QEMU_MESON_DEB" ]; then
+    echo "fetch-qemu: downloading $MIGACCEL_QEMU_MESON_DEB (QEMU $MIGACCEL_QEMU_VERSION needs meson >= 1.5)"
+    rm -f "$work/dl"/meson_*.deb
+    (cd "$work/dl" && apt-get "${apt_opts[@]}" -q download "$MIGACCEL_QEMU_MESON_DEB" \
+        >"$work/meson.log" 2>&1) || {
+        cat "$work/meson.log" >&2
+        echo "fetch-qemu: meson download failed" >&2
+        exit 1
+    }
+    rm -rf "$MIGACCEL_QEMU_MESON_DIR"
+    dpkg-deb -x "$work"/dl/meson_*.deb "$MIGACCEL_QEMU_MESON_DIR"
+fi
 echo "$MIGACCEL_QEMU_PKG_VERSION" > "$dest/.migaccel-fetched"
 echo "fetch-qemu: done: $dest (qemu $MIGACCEL_QEMU_PKG_VERSION)"

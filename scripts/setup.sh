@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# One command on a fresh Debian 12 machine: install packages, fetch, patch
+# One command on a fresh Debian machine: install packages, fetch, patch
 # and build QEMU, build plugin, driver and guests, then run the demo
 # migration with its report.
-#   scripts/setup.sh [--stock]   --stock also builds stock QEMU for a
-#                                side-by-side demo
+#   scripts/setup.sh [--series 7.2|10.0] [--stock]
+# --series: the distro QEMU (default: this machine's Debian release,
+# 12 -> 7.2, 13 -> 10.0); --stock also builds stock QEMU for a
+# side-by-side demo.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/build.sh" "$@"
-"$top/scripts/demo.sh"
+series=
+args=("$@")
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --series) series=${2:-}; shift ;;
+    --series=*) series=${1#--series=} ;;
+    esac
+    shift
+done
+if [ "$series" = all ]; then
+    echo "setup: the demo runs one series: pick --series 7.2 or --series 10.0" >&2
+    exit 2
+fi
+"$top/scripts/build.sh" "${args[@]}"
+"$top/scripts/demo.sh" ${series:+--series "$series"}

@@ -3,6 +3,8 @@
 set -euo pipefail
 MIGACCEL_SRC=${1:?source root}
 MIGACCEL_BUILD=${2:?build root}
+# MIGACCEL_QEMU: the QEMU under test (meson sets it per series); default:
+# this machine's series (build/qemu links to it)
 QEMU=${MIGACCEL_QEMU:-$MIGACCEL_SRC/build/qemu/qemu-system-x86_64}
 PLUGIN=$MIGACCEL_BUILD/plugin/libmigaccel.so
 DRIVER=$MIGACCEL_BUILD/driver/migaccel-migrate
@@ -37,6 +39,17 @@ expect_contains() {
         not_ok "$1: expected '$3' in:"
         sed 's/^/    /' "$2" | tail -20
     fi
+}
+
+# show_run_logs N: the last N lines of every log the driver left in its
+# run folder, after a failed migration
+show_run_logs() {
+    local f
+    for f in "$TEST_TMP"/run/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- last lines of $f"
+        tail -"$1" "$f"
+    done
 }
 
 finish() {

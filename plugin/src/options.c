@@ -6,7 +6,6 @@
 #include <string.h>
 
 typedef struct OptionSpec {
-    const char *name;
     /* Values this version implements; the first is the default */
     const char *implemented[6];
     /* Values that name features later versions implement */
@@ -15,19 +14,32 @@ typedef struct OptionSpec {
 
 static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_TRACE_INSTALL] = {
-        "trace-install", { "stock", "loose" }, { 0 } },
+        { "stock", "loose" }, { 0 } },
     [MIGACCEL_OPT_WP_GRANULARITY] = {
-        "wp-granularity", { "4K", "2M", "1G" }, { 0 } },
+        { "4K", "2M", "1G" }, { 0 } },
     [MIGACCEL_OPT_SWITCHOVER] = {
-        "switchover", { "precopy", "bitmap" }, { 0 } },
+        { "precopy", "bitmap" }, { 0 } },
     [MIGACCEL_OPT_TRANSPORT] = {
-        "transport", { "socket", "io_uring" }, { 0 } },
+        { "socket", "io_uring" }, { 0 } },
     [MIGACCEL_OPT_INJECT_FAULT] = {
-        "x-inject-fault",
         { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
           "uring-missing" },
         { 0 } },
 };
+
+static const char *const option_names[MIGACCEL_OPT__MAX + 1] = {
+    [MIGACCEL_OPT_TRACE_INSTALL] = "trace-install",
+    [MIGACCEL_OPT_WP_GRANULARITY] = "wp-granularity",
+    [MIGACCEL_OPT_SWITCHOVER] = "switchover",
+    [MIGACCEL_OPT_TRANSPORT] = "transport",
+    [MIGACCEL_OPT_INJECT_FAULT] = "x-inject-fault",
+    [MIGACCEL_OPT__MAX] = NULL,
+};
+
+const char *const *migaccel_option_names(void)
+{
+    return option_names;
+}
 
 void migaccel_options_init(MigAccelOptions *opts)
 {
@@ -37,7 +49,7 @@ void migaccel_options_init(MigAccelOptions *opts)
 int migaccel_option_lookup(const char *name)
 {
     for (int i = 0; i < MIGACCEL_OPT__MAX; i++) {
-        if (!strcmp(specs[i].name, name)) {
+        if (!strcmp(option_names[i], name)) {
             return i;
         }
     }
@@ -84,7 +96,9 @@ int migaccel_option_set(MigAccelOptions *opts, const char *name,
     int opt = migaccel_option_lookup(name);
 
     if (opt < 0) {
-        *errmsg = message("unknown option '%s'", name);
+        g_autofree char *names = g_strjoinv(", ", (char **)option_names);
+
+        *errmsg = message("unknown option '%s' (options: %s)", name, names);
         return -EINVAL;
     }
     const OptionSpec *spec = &specs[opt];
@@ -117,5 +131,5 @@ const char *migaccel_option_get(const MigAccelOptions *opts, int opt)
 
 const char *migaccel_option_name(int opt)
 {
-    return specs[opt].name;
+    return option_names[opt];
 }

@@ -1,8 +1,8 @@
 /*
- * The accelerator's options, set through the migration-accel object's
- * properties.  Each option has a fixed set of values; a value that names a
- * feature this version does not implement yet is refused, never silently
- * replaced by stock behaviour.
+ * The accelerator's options, which QEMU passes through opaquely
+ * (-object migration-accel,...,args=NAME=VALUE).  Each option has a fixed
+ * set of values; a value that names a feature this version does not
+ * implement yet is refused, never silently replaced by stock behaviour.
  */
 #ifndef MIGACCEL_OPTIONS_H
 #define MIGACCEL_OPTIONS_H
@@ -22,6 +22,9 @@ typedef struct MigAccelOptions {
 } MigAccelOptions;
 
 void migaccel_options_init(MigAccelOptions *opts);
+
+/* NULL-terminated list of the option names */
+const char *const *migaccel_option_names(void);
 
 /* Option index of @name, or -1 */
 int migaccel_option_lookup(const char *name);

@@ -1,13 +1,15 @@
 /*
  * migaccel plugin entry point: the only exported symbols live here.
  *
- * It answers DEFER to every intercepting hook, applies the trace-install
- * policy (tracking.c) from the sync events, and measures: every hook call
+ * It applies the trace-install policy (tracking.c) from the sync events,
+ * wp-granularity (wp.c), the bitmap switchover and codec (switchover.c) and
+ * the io_uring stream (stream.c), and measures: every hook call
  * is counted, every phase timed, every vCPU's tracking stalls summed,
  * readable with
  *   qom-get path=/objects/<id> property=stats
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,23 +104,21 @@ static void plugin_event(void *opaque, const MigAccelEventInfo *info)
     migaccel_stream_event(&s->stream, info);
 }
 
-static void plugin_stats_foreach(void *opaque, MigAccelStatFn fn,
-                                 void *fn_opaque)
+static void plugin_stats(void *opaque, const MigAccelStatSink *sink)
 {
     MigAccelState *s = opaque;
 
-    fn("api_version", MIGACCEL_API_VERSION, fn_opaque);
-    fn("io_uring_available", s->uring.available, fn_opaque);
-    fn("io_uring_send_zc", s->uring.has_send_zc, fn_opaque);
-    migaccel_stats_foreach(&s->stats, fn, fn_opaque);
-    migaccel_tracking_foreach(&s->tracking, fn, fn_opaque);
-    migaccel_wp_foreach(&s->wp, fn, fn_opaque);
-    migaccel_switchover_foreach(&s->switchover, fn, fn_opaque);
-    migaccel_stream_foreach(&s->stream, fn, fn_opaque);
+    stat_number(sink, "api_version", MIGACCEL_API_VERSION);
+    stat_number(sink, "io_uring_available", s->uring.available);
+    stat_number(sink, "io_uring_send_zc", s->uring.has_send_zc);
+    migaccel_stats_foreach(&s->stats, sink);
+    migaccel_tracking_foreach(&s->tracking, sink);
+    migaccel_wp_foreach(&s->wp, sink);
+    migaccel_switchover_foreach(&s->switchover, sink);
+    migaccel_stream_foreach(&s->stream, sink);
 }
 
-static MigAccelHookResult plugin_stream_open(void *opaque, int fd,
-                                             const char *why_not)
+static bool plugin_stream_open(void *opaque, int fd, const char *why_not)
 {
     MigAccelState *s = opaque;
 
@@ -140,54 +140,70 @@ static void plugin_stream_close(void *opaque)
     migaccel_stream_close(&s->stream);
 }
 
-static uint32_t plugin_features(void *opaque)
+static uint32_t plugin_codec_features(void *opaque)
 {
     MigAccelState *s = opaque;
 
     return migaccel_switchover_features(&s->switchover);
 }
 
-static uint64_t plugin_bitmap_bound(void *opaque, uint64_t nbits)
+static uint64_t plugin_codec_bound(void *opaque, uint64_t nbits)
 {
     MigAccelState *s = opaque;
 
     return migaccel_switchover_bitmap_bound(&s->switchover, nbits);
 }
 
-static int64_t plugin_bitmap_encode(void *opaque, MigAccelRAMBlock *block,
-                                    MigAccelBitmapUse use,
-                                    const uint64_t *bits, uint64_t nbits,
-                                    const uint64_t *summary,
-                                    uint32_t summary_shift, uint8_t *out,
-                                    uint64_t out_len)
+static int64_t plugin_codec_encode(void *opaque, MigAccelBitmapUse use,
+                                   const uint64_t *bits, uint64_t nbits,
+                                   const uint64_t *summary,
+                                   uint32_t summary_shift, uint8_t *out,
+                                   uint64_t out_len, char **errmsg)
 {
     MigAccelState *s = opaque;
 
-    (void)block;
     return migaccel_switchover_bitmap_encode(&s->switchover, use, bits, nbits,
                                              summary, summary_shift, out,
-                                             out_len);
+                                             out_len, errmsg);
 }
 
-static int64_t plugin_bitmap_decode(void *opaque, MigAccelRAMBlock *block,
-                                    MigAccelBitmapUse use, const uint8_t *in,
-                                    uint64_t len, uint64_t *bits,
-                                    uint64_t nbits, char **errmsg)
+static int64_t plugin_codec_decode(void *opaque, MigAccelBitmapUse use,
+                                   const uint8_t *in, uint64_t len,
+                                   uint64_t *bits, uint64_t nbits,
+                                   char **errmsg)
 {
     MigAccelState *s = opaque;
 
-    (void)block;
     return migaccel_switchover_bitmap_decode(&s->switchover, use, in, len,
                                              bits, nbits, errmsg);
 }
 
-static MigAccelHookResult plugin_want_postcopy(void *opaque,
-                                               uint64_t pending_bytes)
+static bool plugin_want_postcopy(void *opaque, uint64_t pending_bytes)
 {
     MigAccelState *s = opaque;
 
     return migaccel_switchover_want_postcopy(&s->switchover, pending_bytes);
 }
+
+static const MigAccelCodecOps plugin_codec = {
+    .struct_size = sizeof(MigAccelCodecOps),
+    .features = plugin_codec_features,
+    .bound = plugin_codec_bound,
+    .encode = plugin_codec_encode,
+    .decode = plugin_codec_decode,
+};
+
+static const MigAccelSwitchoverOps plugin_switchover = {
+    .struct_size = sizeof(MigAccelSwitchoverOps),
+    .want_postcopy = plugin_want_postcopy,
+};
+
+static const MigAccelStreamOps plugin_stream = {
+    .struct_size = sizeof(MigAccelStreamOps),
+    .open = plugin_stream_open,
+    .writev = plugin_stream_writev,
+    .close = plugin_stream_close,
+};
 
 static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
                       const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -202,14 +218,37 @@ static void host_logf(const MigAccelHost *host, MigAccelLogLevel level,
     host->log(level, msg);
 }
 
-MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
-                                            MigAccelPlugin *plugin)
+/* Each facility of the host must be at least as large as this build knows */
+static const char *host_too_old(const MigAccelHost *host)
 {
-    /* The stream hooks arrived with API version 5 */
-    if (host->struct_size < sizeof(MigAccelHost) ||
-        plugin->struct_size < sizeof(MigAccelPlugin)) {
-        host->log(MIGACCEL_LOG_ERROR, "migaccel " MIGACCEL_VERSION
-                  ": QEMU's interface tables are older than API version 5");
+    if (host->struct_size < sizeof(MigAccelHost)) {
+        return "host";
+    }
+    if (host->migration->struct_size < sizeof(MigAccelMigrationServices)) {
+        return "migration services";
+    }
+    if (host->tracking->struct_size < sizeof(MigAccelTrackingServices)) {
+        return "tracking services";
+    }
+    if (host->summary->struct_size < sizeof(MigAccelSummaryServices)) {
+        return "summary services";
+    }
+    return NULL;
+}
+
+MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
+                                            MigAccelPlugin *plugin,
+                                            char **errmsg)
+{
+    const char *old = host_too_old(host);
+
+    if (old || plugin->struct_size < sizeof(MigAccelPlugin)) {
+        g_autofree char *msg = g_strdup_printf(
+            "migaccel " MIGACCEL_VERSION " needs API version %d; QEMU's %s "
+            "table is older (QEMU speaks version %" PRIu32 ")",
+            MIGACCEL_API_VERSION, old ? old : "plugin", host->api_version);
+        /* QEMU frees it with free() */
+        *errmsg = strdup(msg);
         return -ENOTSUP;
     }
 
@@ -229,19 +268,14 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
 
     plugin->opaque = s;
     plugin->name = "migaccel " MIGACCEL_VERSION;
+    plugin->option_names = migaccel_option_names();
     plugin->uninstall = plugin_uninstall;
     plugin->set_option = plugin_set_option;
     plugin->get_option = plugin_get_option;
     plugin->event = plugin_event;
-    plugin->stats_foreach = plugin_stats_foreach;
-    plugin->features = plugin_features;
-    plugin->bitmap_bound = plugin_bitmap_bound;
-    plugin->bitmap_encode = plugin_bitmap_encode;
-    plugin->bitmap_decode = plugin_bitmap_decode;
-    plugin->want_postcopy = plugin_want_postcopy;
-    plugin->stream_open = plugin_stream_open;
-    plugin->stream_writev = plugin_stream_writev;
-    plugin->stream_close = plugin_stream_close;
-    /* Stock behaviour: no interceptors yet */
+    plugin->stats = plugin_stats;
+    plugin->codec = &plugin_codec;
+    plugin->switchover = &plugin_switchover;
+    plugin->stream = &plugin_stream;
     return 0;
 }

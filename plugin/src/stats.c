@@ -88,26 +88,24 @@ static uint64_t load_relaxed(_Atomic uint64_t *counter)
     return atomic_load_explicit(counter, memory_order_relaxed);
 }
 
-void migaccel_stats_foreach(MigAccelStats *stats, MigAccelStatFn fn,
-                            void *opaque)
+void migaccel_stats_foreach(MigAccelStats *stats, const MigAccelStatSink *sink)
 {
     char name[96];
 
-    fn("hook_calls", load_relaxed(&stats->hook_calls), opaque);
-    fn("migrations_started", load_relaxed(&stats->migrations_started),
-       opaque);
-    fn("incoming_started", load_relaxed(&stats->incoming_started), opaque);
-    fn("sync_dirty_pages", load_relaxed(&stats->sync_dirty_pages), opaque);
-    fn("failed_phases", load_relaxed(&stats->failed_phases), opaque);
+    stat_number(sink, "hook_calls", load_relaxed(&stats->hook_calls));
+    stat_number(sink, "migrations_started", load_relaxed(&stats->migrations_started));
+    stat_number(sink, "incoming_started", load_relaxed(&stats->incoming_started));
+    stat_number(sink, "sync_dirty_pages", load_relaxed(&stats->sync_dirty_pages));
+    stat_number(sink, "failed_phases", load_relaxed(&stats->failed_phases));
     for (int i = 0; i < MIGACCEL_EV__MAX; i++) {
         MigAccelPhaseStats *p = &stats->phase[i];
         const char *ev = migaccel_event_name((MigAccelEvent)i);
 
         snprintf(name, sizeof(name), "%s_calls", ev);
-        fn(name, load_relaxed(&p->calls), opaque);
+        stat_number(sink, name, load_relaxed(&p->calls));
         snprintf(name, sizeof(name), "%s_ns_total", ev);
-        fn(name, load_relaxed(&p->ns_total), opaque);
+        stat_number(sink, name, load_relaxed(&p->ns_total));
         snprintf(name, sizeof(name), "%s_ns_max", ev);
-        fn(name, load_relaxed(&p->ns_max), opaque);
+        stat_number(sink, name, load_relaxed(&p->ns_max));
     }
 }

@@ -44,6 +44,19 @@ uint64_t migaccel_now_ns(void);
 #define COUNTER_GET(counter) \
     atomic_load_explicit(&(counter), memory_order_relaxed)
 
+/* One counter, or one named state (enums go as names), to QEMU's sink */
+static inline void stat_number(const MigAccelStatSink *sink, const char *name,
+                               uint64_t value)
+{
+    sink->number(sink->opaque, name, value);
+}
+
+static inline void stat_string(const MigAccelStatSink *sink, const char *name,
+                               const char *value)
+{
+    sink->string(sink->opaque, name, value);
+}
+
 /* Short stable name of @event, used in counter names ("sync", ...) */
 const char *migaccel_event_name(MigAccelEvent event);
 
@@ -54,7 +67,6 @@ void migaccel_stats_event(MigAccelStats *stats, const MigAccelEventInfo *info,
                           uint64_t now_ns);
 
 /* Report every counter, in a stable order */
-void migaccel_stats_foreach(MigAccelStats *stats, MigAccelStatFn fn,
-                            void *opaque);
+void migaccel_stats_foreach(MigAccelStats *stats, const MigAccelStatSink *sink);
 
 #endif

@@ -40,8 +40,7 @@ static void log_fallback(void *opaque, const char *msg)
     st->host->log(MIGACCEL_LOG_WARNING, line);
 }
 
-MigAccelHookResult migaccel_stream_open(MigAccelStream *st, int fd,
-                                        const char *why_not)
+bool migaccel_stream_open(MigAccelStream *st, int fd, const char *why_not)
 {
     g_autoptr(GError) err = NULL;
     MigAccelSenderConfig cfg = {
@@ -53,7 +52,7 @@ MigAccelHookResult migaccel_stream_open(MigAccelStream *st, int fd,
 
     migaccel_stream_close(st);
     if (!st->uring_wanted) {
-        return MIGACCEL_DEFER;
+        return false;
     }
     if (fd < 0) {
         g_autofree char *msg = g_strdup_printf(
@@ -61,7 +60,7 @@ MigAccelHookResult migaccel_stream_open(MigAccelStream *st, int fd,
             "the stream itself", why_not ? why_not : "channel");
         log_fallback(st, msg);
         COUNTER_ADD(st->fallbacks, 1);
-        return MIGACCEL_DEFER;
+        return false;
     }
     st->sender = migaccel_sender_new_full(fd, &cfg, &err);
     if (!st->sender) {
@@ -70,18 +69,18 @@ MigAccelHookResult migaccel_stream_open(MigAccelStream *st, int fd,
             "stream itself", err->message);
         log_fallback(st, msg);
         COUNTER_ADD(st->fallbacks, 1);
-        return MIGACCEL_DEFER;
+        return false;
     }
     if (migaccel_sender_transport(st->sender) == MIGACCEL_TRANSPORT_SOCKET) {
         /* The sender said why; QEMU's own writes do the same job */
         migaccel_sender_free(st->sender);
         st->sender = NULL;
         COUNTER_ADD(st->fallbacks, 1);
-        return MIGACCEL_DEFER;
+        return false;
     }
     COUNTER_SET(st->transport_in_force, migaccel_sender_transport(st->sender) + 1);
     COUNTER_ADD(st->opens, 1);
-    return MIGACCEL_HANDLED;
+    return true;
 }
 
 int migaccel_stream_writev(MigAccelStream *st, const MigAccelIov *iov,
@@ -146,15 +145,18 @@ void migaccel_stream_event(MigAccelStream *st, const MigAccelEventInfo *info)
     }
 }
 
-void migaccel_stream_foreach(MigAccelStream *st, MigAccelStatFn fn,
-                             void *opaque)
+void migaccel_stream_foreach(MigAccelStream *st, const MigAccelStatSink *sink)
 {
-    fn("transport_io_uring_wanted", st->uring_wanted, opaque);
-    fn("transport_in_force", COUNTER_GET(st->transport_in_force), opaque);
-    fn("transport_fallbacks", COUNTER_GET(st->fallbacks), opaque);
-    fn("stream_opens", COUNTER_GET(st->opens), opaque);
-    fn("stream_bytes", COUNTER_GET(st->bytes), opaque);
-    fn("stream_writes", COUNTER_GET(st->writes), opaque);
-    fn("stream_syscalls", COUNTER_GET(st->syscalls), opaque);
-    fn("stream_write_errors", COUNTER_GET(st->write_errors), opaque);
+    uint64_t in_force = COUNTER_GET(st->transport_in_force);
+
+    stat_number(sink, "transport_io_uring_wanted", st->uring_wanted);
+    /* 0: QEMU writes the socket itself */
+    stat_string(sink, "transport_in_force",
+                in_force ? migaccel_transport_name(in_force - 1) : "socket");
+    stat_number(sink, "transport_fallbacks", COUNTER_GET(st->fallbacks));
+    stat_number(sink, "stream_opens", COUNTER_GET(st->opens));
+    stat_number(sink, "stream_bytes", COUNTER_GET(st->bytes));
+    stat_number(sink, "stream_writes", COUNTER_GET(st->writes));
+    stat_number(sink, "stream_syscalls", COUNTER_GET(st->syscalls));
+    stat_number(sink, "stream_write_errors", COUNTER_GET(st->write_errors));
 }

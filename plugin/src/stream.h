@@ -37,14 +37,12 @@ void migaccel_stream_destroy(MigAccelStream *st);
 /* @value is "socket" or "io_uring"; returns 0 or -EINVAL */
 int migaccel_stream_set_transport(MigAccelStream *st, const char *value);
 
-MigAccelHookResult migaccel_stream_open(MigAccelStream *st, int fd,
-                                        const char *why_not);
+bool migaccel_stream_open(MigAccelStream *st, int fd, const char *why_not);
 int migaccel_stream_writev(MigAccelStream *st, const MigAccelIov *iov,
                            uint32_t n, char **errmsg);
 void migaccel_stream_close(MigAccelStream *st);
 
 void migaccel_stream_event(MigAccelStream *st, const MigAccelEventInfo *info);
-void migaccel_stream_foreach(MigAccelStream *st, MigAccelStatFn fn,
-                             void *opaque);
+void migaccel_stream_foreach(MigAccelStream *st, const MigAccelStatSink *sink);
 
 #endif

@@ -1,6 +1,7 @@
 #include "switchover.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
             return;
         }
         reset_migration(sw);
-        sw->bitmap_in_force = sw->bitmap_wanted && host->postcopy_ram();
+        sw->bitmap_in_force = sw->bitmap_wanted && host->migration->postcopy_ram();
         if (sw->bitmap_wanted && !sw->bitmap_in_force) {
             COUNTER_ADD(sw->switchover_fallbacks, 1);
             host->log(MIGACCEL_LOG_WARNING,
@@ -105,7 +106,7 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
             COUNTER_SET(sw->discard_pages, info->dirty_pages);
         } else if (!COUNTER_GET(sw->discard.blocks_encoded)) {
             uint32_t features;
-            MigAccelPeer peer = host->peer(&features);
+            MigAccelPeer peer = host->migration->peer(&features);
 
             COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_STOCK);
             g_autofree char *msg = g_strdup_printf(
@@ -126,7 +127,7 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
 }
 
 static void counters_foreach(MigAccelBitmapCounters *c, const char *prefix,
-                             MigAccelStatFn fn, void *opaque)
+                             const MigAccelStatSink *sink)
 {
     static const char *const names[] = {
         "blocks_encoded", "blocks_decoded", "wire_bytes", "raw_bytes",
@@ -139,27 +140,64 @@ static void counters_foreach(MigAccelBitmapCounters *c, const char *prefix,
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autofree char *name = g_strconcat(prefix, names[i], NULL);
-        fn(name, COUNTER_GET(*values[i]), opaque);
+        stat_number(sink, name, COUNTER_GET(*values[i]));
     }
 }
 
-void migaccel_switchover_foreach(MigAccelSwitchover *sw, MigAccelStatFn fn,
-                                 void *opaque)
+static const char *switchover_mode_name(uint64_t mode)
+{
+    static const char *const names[] = {
+        [MIGACCEL_SWITCHOVER_PRECOPY] = "precopy",
+        [MIGACCEL_SWITCHOVER_POSTCOPY_USER] = "postcopy",
+        [MIGACCEL_SWITCHOVER_BITMAP] = "bitmap",
+    };
+
+    return mode < G_N_ELEMENTS(names) ? names[mode] : "invalid";
+}
+
+static const char *discard_format_name(uint64_t format)
+{
+    static const char *const names[] = {
+        [MIGACCEL_FORMAT_NONE] = "none",
+        [MIGACCEL_FORMAT_STOCK] = "stock",
+        [MIGACCEL_FORMAT_COMPRESSED] = "compressed",
+    };
+
+    return format < G_N_ELEMENTS(names) ? names[format] : "invalid";
+}
+
+static const char *peer_name(MigAccelPeer peer)
+{
+    static const char *const names[] = {
+        [MIGACCEL_PEER_NONE] = "none",
+        [MIGACCEL_PEER_ASKED] = "asked",
+        [MIGACCEL_PEER_STOCK] = "stock",
+        [MIGACCEL_PEER_MIGACCEL] = "migaccel",
+    };
+
+    return (unsigned)peer < G_N_ELEMENTS(names) ? names[peer] : "invalid";
+}
+
+void migaccel_switchover_foreach(MigAccelSwitchover *sw, const MigAccelStatSink *sink)
 {
     uint32_t features = 0;
-    MigAccelPeer peer = sw->host->peer(&features);
+    MigAccelPeer peer = sw->host->migration->peer(&features);
 
-    fn("switchover_bitmap_in_force", sw->bitmap_in_force, opaque);
-    fn("switchover_mode", COUNTER_GET(sw->switchover_mode), opaque);
-    fn("switchover_fallbacks", COUNTER_GET(sw->switchover_fallbacks), opaque);
-    fn("peer_state", peer, opaque);
-    fn("peer_features", features, opaque);
-    fn("discard_format", COUNTER_GET(sw->discard_format), opaque);
-    fn("discard_pages", COUNTER_GET(sw->discard_pages), opaque);
-    fn("faults_injected", COUNTER_GET(sw->faults_injected), opaque);
-    counters_foreach(&sw->prediscard, "prediscard_", fn, opaque);
-    counters_foreach(&sw->discard, "discard_", fn, opaque);
-    counters_foreach(&sw->recv, "recv_bitmap_", fn, opaque);
+    stat_number(sink, "switchover_bitmap_in_force",
+                atomic_load_explicit(&sw->bitmap_in_force, memory_order_relaxed));
+    stat_string(sink, "switchover_mode",
+                switchover_mode_name(COUNTER_GET(sw->switchover_mode)));
+    stat_number(sink, "switchover_fallbacks",
+                COUNTER_GET(sw->switchover_fallbacks));
+    stat_string(sink, "peer_state", peer_name(peer));
+    stat_number(sink, "peer_features", features);
+    stat_string(sink, "discard_format",
+                discard_format_name(COUNTER_GET(sw->discard_format)));
+    stat_number(sink, "discard_pages", COUNTER_GET(sw->discard_pages));
+    stat_number(sink, "faults_injected", COUNTER_GET(sw->faults_injected));
+    counters_foreach(&sw->prediscard, "prediscard_", sink);
+    counters_foreach(&sw->discard, "discard_", sink);
+    counters_foreach(&sw->recv, "recv_bitmap_", sink);
 }
 
 uint32_t migaccel_switchover_features(MigAccelSwitchover *sw)
@@ -240,13 +278,15 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
                                           const uint64_t *bits, uint64_t nbits,
                                           const uint64_t *summary,
                                           uint32_t summary_shift,
-                                          uint8_t *out, uint64_t out_len)
+                                          uint8_t *out, uint64_t out_len,
+                                          char **errmsg)
 {
     MigAccelBitmapCounters *c = counters_for(sw, use);
     uint64_t t0 = migaccel_now_ns();
     ssize_t len;
 
     if (!c) {
+        *errmsg = strdup("no such bitmap use");
         return -EINVAL;
     }
     /*
@@ -258,6 +298,11 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
                   : migaccel_bitmap_encode(bits, nbits, out, out_len);
     COUNTER_ADD(c->encode_ns, migaccel_now_ns() - t0);
     if (len < 0) {
+        g_autofree char *msg = g_strdup_printf(
+            "the encoder refused a bitmap of %" PRIu64 " bits into %" PRIu64
+            " bytes: %s", nbits, out_len, g_strerror((int)-len));
+        /* QEMU frees it with free() */
+        *errmsg = strdup(msg);
         return len;
     }
     len = inject_fault(sw, use, out, len);
@@ -311,8 +356,8 @@ int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
     return ret;
 }
 
-MigAccelHookResult migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
-                                                     uint64_t pending_bytes)
+bool migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
+                                       uint64_t pending_bytes)
 {
     (void)pending_bytes;
     /*
@@ -321,8 +366,8 @@ MigAccelHookResult migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
      * still completes by precopy when what is left fits its downtime.
      */
     if (!sw->bitmap_in_force || sw->postcopy_requested || sw->syncs < 2) {
-        return MIGACCEL_DEFER;
+        return false;
     }
     sw->postcopy_requested = true;
-    return MIGACCEL_HANDLED;
+    return true;
 }

@@ -49,9 +49,10 @@ typedef struct MigAccelBitmapCounters {
 typedef struct MigAccelSwitchover {
     const MigAccelHost *host;
     bool bitmap_wanted;             /* switchover=bitmap */
-    bool bitmap_in_force;           /* ... and postcopy-ram is on */
+    /* ... and postcopy-ram is on; read by stats on the main loop */
+    _Atomic bool bitmap_in_force;
     MigAccelFault fault;            /* armed fault, consumed once */
-    bool postcopy_requested;        /* want_postcopy() said HANDLED */
+    bool postcopy_requested;        /* want_postcopy() said yes */
     uint64_t syncs;                 /* dirty bitmap syncs this migration */
 
     _Atomic uint64_t switchover_mode;
@@ -78,10 +79,9 @@ int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value);
 void migaccel_switchover_event(MigAccelSwitchover *sw,
                                const MigAccelEventInfo *info);
 
-void migaccel_switchover_foreach(MigAccelSwitchover *sw, MigAccelStatFn fn,
-                                 void *opaque);
+void migaccel_switchover_foreach(MigAccelSwitchover *sw, const MigAccelStatSink *sink);
 
-/* The MigAccelPlugin callbacks of API version 4 */
+/* The plugin's codec and switchover ops (MigAccelCodecOps, ...) */
 uint32_t migaccel_switchover_features(MigAccelSwitchover *sw);
 uint64_t migaccel_switchover_bitmap_bound(MigAccelSwitchover *sw,
                                           uint64_t nbits);
@@ -90,13 +90,14 @@ int64_t migaccel_switchover_bitmap_encode(MigAccelSwitchover *sw,
                                           const uint64_t *bits, uint64_t nbits,
                                           const uint64_t *summary,
                                           uint32_t summary_shift,
-                                          uint8_t *out, uint64_t out_len);
+                                          uint8_t *out, uint64_t out_len,
+                                          char **errmsg);
 int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
                                           MigAccelBitmapUse use,
                                           const uint8_t *in, uint64_t len,
                                           uint64_t *bits, uint64_t nbits,
                                           char **errmsg);
-MigAccelHookResult migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
-                                                     uint64_t pending_bytes);
+bool migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
+                                       uint64_t pending_bytes);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct MigAccelTracking {
     const MigAccelHost *host;
     bool loose;                 /* the option */
     bool sync_is_loose;         /* the sync in progress runs loose */
+    bool refusal_logged;        /* QEMU refused loose this migration */
     uint32_t kick_from;         /* next vCPU index the plugin may kick */
     _Atomic uint64_t loose_syncs;
     _Atomic uint64_t stock_syncs;
@@ -39,7 +40,6 @@ void migaccel_tracking_set_loose(MigAccelTracking *t, bool loose);
 void migaccel_tracking_event(MigAccelTracking *t, const MigAccelEventInfo *info);
 
 /* Report the counters and the per-vCPU figures */
-void migaccel_tracking_foreach(MigAccelTracking *t, MigAccelStatFn fn,
-                               void *opaque);
+void migaccel_tracking_foreach(MigAccelTracking *t, const MigAccelStatSink *sink);
 
 #endif

@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "stats.h"
 
 /* Page shifts of QEMU's summary levels (4 KiB pages) */
 enum { SHIFT_4K = 0, SHIFT_2M = 9, SHIFT_1G = 18 };
@@ -32,45 +35,58 @@ static const char *shift_name(uint32_t shift)
     return shift == SHIFT_1G ? "1G" : shift == SHIFT_2M ? "2M" : "4K";
 }
 
+/* Level 0 is always accepted */
+static void set_level_4k(const MigAccelHost *host)
+{
+    char *why = NULL;
+
+    host->summary->set_level(SHIFT_4K, &why);
+    free(why);
+}
+
 void migaccel_wp_event(MigAccelWp *wp, const MigAccelEventInfo *info)
 {
     const MigAccelHost *host = wp->host;
 
     if (info->event == MIGACCEL_EV_SRC_SETUP && info->edge == MIGACCEL_BEGIN) {
         /* Before the first sync: every later sync starts from this level */
-        host->dirty_summary_stats_reset();
-        if (host->set_dirty_summary_level(wp->page_shift)) {
+        char *why = NULL;
+
+        host->summary->stats_reset();
+        if (host->summary->set_level(wp->page_shift, &why) == 0) {
             wp->shift_in_force = wp->page_shift;
             return;
         }
         /* Say so instead of silently tracking at 4 KiB */
         g_autofree char *msg = g_strdup_printf(
             "wp-granularity=%s: this QEMU cannot summarise its dirty bitmap "
-            "at that granularity (target pages are not 4 KiB); syncs read "
-            "every page bit as with 4K", shift_name(wp->page_shift));
+            "at that granularity (%s); syncs read every page bit as with 4K",
+            shift_name(wp->page_shift), why ? why : "refused");
+        free(why);
         host->log(MIGACCEL_LOG_WARNING, msg);
-        host->set_dirty_summary_level(SHIFT_4K);
+        set_level_4k(host);
         wp->shift_in_force = SHIFT_4K;
         return;
     }
     if (info->event == MIGACCEL_EV_SRC_CLEANUP && info->edge == MIGACCEL_END) {
         /* Syncs outside a migration (COLO, dirty rate) read every word */
-        host->set_dirty_summary_level(SHIFT_4K);
+        set_level_4k(host);
     }
 }
 
-void migaccel_wp_foreach(MigAccelWp *wp, MigAccelStatFn fn, void *opaque)
+void migaccel_wp_foreach(MigAccelWp *wp, const MigAccelStatSink *sink)
 {
     MigAccelDirtySummaryStats st = { .struct_size = sizeof(st) };
 
-    wp->host->dirty_summary_stats(&st);
-    fn("wp_granularity_bytes", UINT64_C(4096) << wp->page_shift, opaque);
-    fn("wp_granularity_in_force_bytes", UINT64_C(4096) << wp->shift_in_force,
-       opaque);
-    fn("wp_summary_block_syncs", st.syncs, opaque);
-    fn("wp_top_regions_dirty", st.top_regions, opaque);
-    fn("wp_2m_regions_dirty", st.fine_regions, opaque);
-    fn("wp_words_read", st.words, opaque);
-    fn("wp_dirty_words", st.dirty_words, opaque);
-    fn("wp_search_region_reads", st.search_regions, opaque);
+    wp->host->summary->stats(&st);
+    stat_number(sink, "wp_granularity_bytes", UINT64_C(4096) << wp->page_shift);
+    stat_number(sink, "wp_granularity_in_force_bytes",
+                UINT64_C(4096) << atomic_load_explicit(&wp->shift_in_force,
+                                                       memory_order_relaxed));
+    stat_number(sink, "wp_summary_block_syncs", st.syncs);
+    stat_number(sink, "wp_top_regions_dirty", st.top_regions);
+    stat_number(sink, "wp_2m_regions_dirty", st.fine_regions);
+    stat_number(sink, "wp_words_read", st.words);
+    stat_number(sink, "wp_dirty_words", st.dirty_words);
+    stat_number(sink, "wp_search_region_reads", st.search_regions);
 }

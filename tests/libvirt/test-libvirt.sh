@@ -60,7 +60,8 @@ SERIAL_PATH=/var/log/libvirt/qemu/$DOM-serial.log
 SERIAL_A=$TEST_TMP/a/log/qemu/$DOM-serial.log
 SERIAL_B=$TEST_TMP/b/log/qemu/$DOM-serial.log
 GUEST_APPEND="console=ttyS0 quiet mig.threads=2 mig.hot_mb=256"
-ACCEL_PROPS=trace-install=loose
+# the plugin's options go through QEMU as args=NAME=VALUE
+ACCEL_PROPS=args=trace-install=loose
 
 # ---- cleanup (also on failure and on SIGTERM from meson's timeout) ------------
 # The test's own output, for cleanup's messages: a signal's trap runs with
@@ -408,8 +409,8 @@ check_on_destination() {
     fi
     local mode
     mode=$(virsh_b qemu-monitor-command "$DOM" \
-        '{"execute":"qom-get","arguments":{"path":"/objects/ma0","property":"trace-install"}}' || true)
-    expect_contains "$1: B's accelerator has the XML's options" <(echo "$mode") '"return":"loose"'
+        '{"execute":"qom-get","arguments":{"path":"/objects/ma0","property":"args"}}' || true)
+    expect_contains "$1: B's accelerator has the XML's options" <(echo "$mode") '"trace-install=loose"'
     wait_secs "$1: on B" "$SERIAL_B" "$2" 3
     check_integrity "$1: source's console" "$SERIAL_A"
     check_integrity "$1: destination's console" "$SERIAL_B"

@@ -32,7 +32,7 @@ start_must_fail "nonexistent plugin path" "cannot load plugin '/nonexistent/libx
     "migration-accel,id=ma0,plugin=/nonexistent/libx.so"
 start_must_fail "file that is not a shared object" "cannot load plugin '$MIGACCEL_SRC/meson.build'" \
     "migration-accel,id=ma0,plugin=$MIGACCEL_SRC/meson.build"
-start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 1 to 5" \
+start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 6 to 6" \
     "migration-accel,id=ma0,plugin=$bad/libbad-version.so"
 start_must_fail "missing install symbol" "does not export migaccel_plugin_install" \
     "migration-accel,id=ma0,plugin=$bad/libno-install.so"
@@ -42,10 +42,19 @@ start_must_fail "install refuses" "failed to install: test plugin refuses to ins
     "migration-accel,id=ma0,plugin=$bad/libinstall-fails.so"
 start_must_fail "missing plugin property" "Parameter 'plugin' is missing" \
     "migration-accel,id=ma0"
+start_must_fail "unreleased API version 5" "uses API version 5, this QEMU supports versions 6 to 6" \
+    "migration-accel,id=ma0,plugin=$bad/libapi-v5.so"
 start_must_fail "invalid option value" "invalid value 'bogus' for trace-install (accepted: stock, loose)" \
-    "migration-accel,id=ma0,plugin=$PLUGIN,trace-install=bogus"
-start_must_fail "unknown property" "Invalid parameter 'no-such-option'" \
-    "migration-accel,id=ma0,plugin=$PLUGIN,no-such-option=1"
+    "migration-accel,id=ma0,plugin=$PLUGIN,args=trace-install=bogus"
+# Options pass through QEMU unread: the plugin names the ones it has
+start_must_fail "unknown plugin option" \
+    "unknown option 'no-such-option' (options: trace-install, wp-granularity, switchover, transport, x-inject-fault)" \
+    "migration-accel,id=ma0,plugin=$PLUGIN,args=no-such-option=1"
+# Two options on the command line: args repeated, applied in order
+start_must_fail "second option checked too" "invalid value 'bogus' for wp-granularity" \
+    "migration-accel,id=ma0,plugin=$PLUGIN,args=trace-install=loose,args=wp-granularity=bogus"
+start_must_fail "unknown property" "Invalid parameter 'trace-install'" \
+    "migration-accel,id=ma0,plugin=$PLUGIN,trace-install=loose"
 
 # Over QMP: failures leave the monitor usable, a good plugin then loads.
 qmp_in=$TEST_TMP/qmp-in
@@ -54,16 +63,18 @@ cat >"$qmp_in" <<EOQ
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "bad1", "plugin": "$bad/libbad-version.so"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "bad2", "plugin": "/nonexistent/libx.so"}}
 {"execute": "query-status"}
-{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma0", "plugin": "$PLUGIN", "transport": "socket"}}
-{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "trace-install"}}
-{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "transport"}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma0", "plugin": "$PLUGIN", "args": ["transport=io_uring"]}}
+{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "args"}}
+{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["switchover=bitmap"]}}
 {"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "stats"}}
-{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "transport", "value": "pigeon"}}
+{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["transport=pigeon"]}}
+{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["switchover"]}}
+{"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "args"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma1", "plugin": "$PLUGIN"}}
 {"execute": "object-del", "arguments": {"id": "ma0"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma2", "plugin": "$PLUGIN"}}
 {"execute": "object-del", "arguments": {"id": "ma2"}}
-{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "v1", "plugin": "$bad/libapi-v1.so"}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "v5", "plugin": "$bad/libapi-v5.so"}}
 {"execute": "query-status"}
 {"execute": "quit"}
 EOQ
@@ -80,14 +91,20 @@ check_reply 1 "QMP object-add of wrong version fails" "uses API version 999"
 check_reply 2 "QMP object-add of a missing file fails" "cannot load plugin '/nonexistent/libx.so'"
 check_reply 3 "monitor still usable after failed loads" '"status": "prelaunch"'
 check_reply 4 "QMP object-add of the plugin succeeds" '{"return": {}}'
-check_reply 5 "qom-get of an option returns the value in force" '{"return": "stock"}'
-check_reply 6 "qom-get of a set option" '{"return": "socket"}'
-check_reply 7 "stats property carries the API version" '"api_version": 5'
+# qom-get of args: every option with the value in force, set or default
+check_reply 5 "qom-get args: a default value" '"trace-install=stock"'
+check_reply 5 "qom-get args: the value set at object-add" '"transport=io_uring"'
+check_reply 6 "qom-set args changes one option" '{"return": {}}'
+check_reply 7 "stats property carries the API version" '"api_version": 6'
+check_reply 7 "stats give enums as names" '"switchover_mode": "precopy"'
 check_reply 8 "qom-set of an invalid value is refused" "invalid value 'pigeon' for transport (accepted: socket, io_uring)"
-check_reply 9 "a second accelerator is refused" "already loaded"
-check_reply 10 "object-del of an idle accelerator" '{"return": {}}'
-check_reply 11 "loading again after object-del" '{"return": {}}'
-check_reply 12 "object-del again" '{"return": {}}'
-check_reply 13 "a plugin built for API version 1 still loads" '{"return": {}}'
-check_reply 14 "QEMU still usable at the end" '"status": "prelaunch"'
+check_reply 9 "qom-set of an entry without a value is refused" "'switchover' in args is not NAME=VALUE"
+check_reply 10 "qom-get args after qom-set: the new value" '"switchover=bitmap"'
+check_reply 10 "qom-get args after qom-set: the others kept" '"transport=io_uring"'
+check_reply 11 "a second accelerator is refused" "already loaded"
+check_reply 12 "object-del of an idle accelerator" '{"return": {}}'
+check_reply 13 "loading again after object-del" '{"return": {}}'
+check_reply 14 "object-del again" '{"return": {}}'
+check_reply 15 "a plugin built for the unreleased API version 5 is refused" "uses API version 5, this QEMU supports versions 6 to 6"
+check_reply 16 "QEMU still usable at the end" '"status": "prelaunch"'
 finish

@@ -214,31 +214,38 @@ if [ "$status" = 0 ]; then
             "$TEST_TMP/run/src-stderr.log" "could not be loaded; migration paused again"
     fi
     if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" "$scenario" <<'EOPY'
-import json, sys
+import json, os, sys
 report, mode, wp, scenario = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
 s = report["accel_stats"]["src"]
-track = s["dirty_tracking"]  # 1 TCG, 2-4 KVM bitmap, 5 KVM ring
+track = s["dirty_tracking"]  # tcg, kvm-bitmap[-manual|-initially-set], kvm-ring
 loose, stock = s["trace_loose_syncs"], s["trace_stock_syncs"]
 held, vcpus = s["vcpu_held_count"], sum(1 for k in s if k.endswith("_held_ns_max") and k.startswith("vcpu") and k[4].isdigit())
 facts = f"tracking={track} loose_syncs={loose} stock_syncs={stock} vcpu_held_count={held} vcpus={vcpus} marked={s['vcpu_marked_pages']} held_ns_max={s['vcpu_held_ns_max']}"
 errors = []
 if s["trace_install_loose"] != (mode == "loose"):
     errors.append("trace_install_loose does not match the property")
-if mode == "stock" or 2 <= track <= 4:
+# Per-vCPU figures come with the loose re-arm patches; a series without
+# them yet (10.0 so far, tests/meson.build) reports none
+vcpu_figures = os.environ.get("MIGACCEL_SERIES") != "qemu-10.0"
+if vcpu_figures and not vcpus:
+    errors.append("no per-vCPU tracking figures")
+if mode == "stock" or track.startswith("kvm-bitmap"):
     # no loose mode for the KVM bitmap: nothing there holds a vCPU anyway
     if loose:
         errors.append("syncs ran loose")
     # TCG: one run_on_cpu() wait per vCPU, per sync and per address space
     # of the vCPU (x86: memory and SMM, so two); the ring: one kick
     per_sync = vcpus * stock
-    if track == 1 and (held < per_sync or held % per_sync):
+    if not vcpu_figures:
+        facts += " vcpu_figures=none (this series has no loose re-arm yet)"
+    elif track == "tcg" and (held < per_sync or held % per_sync):
         errors.append(f"expected a whole number of holds per vCPU per sync ({vcpus}x{stock})")
-    if track == 5 and held != per_sync:
+    if track == "kvm-ring" and held != per_sync:
         errors.append(f"expected one kick per vCPU per sync ({vcpus}x{stock})")
 else:
     if loose < 1 or stock < 1:
         errors.append("expected loose precopy syncs and a stock final sync")
-    if track == 5 and held != vcpus * stock:
+    if track == "kvm-ring" and held != vcpus * stock:
         errors.append(f"ring: expected kicks only at the {stock} stock sync(s)")
 wp_bytes = {"4K": 4096, "2M": 2 << 20, "1G": 1 << 30}[wp]
 if s["wp_granularity_in_force_bytes"] != wp_bytes:
@@ -278,13 +285,13 @@ if report["migration"]["postcopy_started_at_s"] is not None:
               f" dst_decode_ns={d.get('discard_decode_ns')}")
     if scenario == "postcopy-stock-peer":
         # the destination has no accelerator: stock ranges, and we say so
-        if s["peer_state"] != 2 or s["discard_format"] != 1 or s["discard_blocks_encoded"]:
+        if s["peer_state"] != "stock" or s["discard_format"] != "stock" or s["discard_blocks_encoded"]:
             errors.append("a destination without the accelerator must get the stock discard format")
     else:
         # both sides have the codec: one compressed bitmap per RAM block
-        if s["peer_state"] != 3 or not s["peer_features"] & 1:
+        if s["peer_state"] != "migaccel" or not s["peer_features"] & 1:
             errors.append("the destination's accelerator was not negotiated")
-        if s["discard_format"] != 2 or s["discard_blocks_encoded"] < 1:
+        if s["discard_format"] != "compressed" or s["discard_blocks_encoded"] < 1:
             errors.append("the discard did not go as compressed bitmaps")
         if s["prediscard_blocks_encoded"] != s["discard_blocks_encoded"]:
             errors.append("expected a pre-discard bitmap for every block")
@@ -296,14 +303,14 @@ if report["migration"]["postcopy_started_at_s"] is not None:
     bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
                         "postcopy-recover", "recv-corrupt", "discard-corrupt",
                         "discard-truncate", "prediscard-corrupt")
-    want_mode = 2 if scenario in bitmap_scenarios else 1
+    want_mode = "bitmap" if scenario in bitmap_scenarios else "postcopy"
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
     facts += (f" transport_in_force={s['transport_in_force']} stream_bytes={s['stream_bytes']}"
               f" stream_writes={s['stream_writes']} stream_syscalls={s['stream_syscalls']}"
               f" transport_fallbacks={s['transport_fallbacks']}")
     if scenario == "bitmap-switchover-uring":
-        if s["stream_opens"] != 1 or s["transport_in_force"] < 2 or s["stream_bytes"] < 1:
+        if s["stream_opens"] != 1 or not s["transport_in_force"].startswith("io_uring") or s["stream_bytes"] < 1:
             errors.append("transport=io_uring, but the plugin did not send the stream")
         if s["transport_fallbacks"] or s["stream_write_errors"]:
             errors.append("transport=io_uring fell back or failed")
@@ -355,10 +362,6 @@ elif [ "$scenario" = kvm-bootblock-ring ] && warning=$(ring_overflow_warning) &&
          "lost ring entries cannot be told from a QEMU bug here (docs/kvm-notes.md)"
 else
     not_ok "migration ($scenario) failed (driver exit status $status)"
-    for f in "$TEST_TMP"/run/*.log; do
-        [ -f "$f" ] || continue
-        echo "--- last lines of $f"
-        tail -15 "$f"
-    done
+    show_run_logs 15
 fi
 finish
