@@ -12,13 +12,10 @@ cd "$top"
 . scripts/qemu-version.sh
 
 series_arg=all
-if [ "${1:-}" = --series ]; then
-    series_arg=${2:?--series needs 7.2, 10.0 or all}
-    shift 2
-elif [ "${1#--series=}" != "${1:-}" ]; then
-    series_arg=${1#--series=}
-    shift
-fi
+case "${1:-}" in
+--series) series_arg=${2:?--series needs 7.2, 10.0 or all}; shift 2 ;;
+--series=*) series_arg=${1#--series=}; shift ;;
+esac
 series=$(migaccel_series_list "$series_arg")
 
 scripts/build.sh --series "$series_arg"
