@@ -44,14 +44,12 @@ qemu-7.2)
     MIGACCEL_QEMU_DSC="qemu_7.2+dfsg-7+deb12u18.dsc"
     MIGACCEL_QEMU_SUITES="bookworm bookworm-updates"
     MIGACCEL_QEMU_SECURITY_SUITE="bookworm-security"
-    MIGACCEL_QEMU_DEBIAN="Debian 12 (bookworm)"
     ;;
 qemu-10.0)
     MIGACCEL_QEMU_PKG_VERSION="1:10.0.13+ds-0+deb13u1"
     MIGACCEL_QEMU_DSC="qemu_10.0.13+ds-0+deb13u1.dsc"
     MIGACCEL_QEMU_SUITES="trixie trixie-updates"
     MIGACCEL_QEMU_SECURITY_SUITE="trixie-security"
-    MIGACCEL_QEMU_DEBIAN="Debian 13 (trixie)"
     MIGACCEL_QEMU_MESON_DEB="meson=1.7.0-1"
     # Debian's +ds source strips the firmware blobs pc-bios/ would install
     MIGACCEL_QEMU_CONFIGURE_ARGS+=(--python=/usr/bin/python3 --disable-install-blobs)
