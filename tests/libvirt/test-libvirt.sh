@@ -265,6 +265,8 @@ else
 fi
 
 # ---- the domain -----------------------------------------------------------------
+# <acpi/>: without it libvirt 9.0 (Debian 12) passes -no-acpi, which QEMU
+# 10.0 no longer accepts
 cat >"$TEST_TMP/domain.xml" <<EOF
 <domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>$DOM</name>
@@ -276,6 +278,9 @@ cat >"$TEST_TMP/domain.xml" <<EOF
     <initrd>$GUEST_DIR/initramfs.cpio.gz</initrd>
     <cmdline>$GUEST_APPEND</cmdline>
   </os>
+  <features>
+    <acpi/>
+  </features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>

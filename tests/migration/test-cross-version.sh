@@ -55,6 +55,20 @@ EOPY
 )
 if [ "$status" = 0 ]; then
     ok "QEMU $from -> QEMU $to ($machine${with_plugin:+, accelerator on both: $with_plugin}): $facts"
+    # Both series negotiate: the accelerations must be in force, not
+    # silently replaced by stock ones across versions
+    case "$with_plugin" in
+    plugin) want=("trace_loose_syncs=[1-9]" "wp_granularity_in_force_bytes=1073741824") ;;
+    bitmap) want=("switchover_mode=bitmap" "peer_state=migaccel" "discard_format=compressed") ;;
+    *) want=() ;;
+    esac
+    for w in "${want[@]}"; do
+        if [[ " $facts" =~ \ $w ]]; then
+            ok "in force across versions: $w"
+        else
+            not_ok "expected $w across versions, got: $facts"
+        fi
+    done
 else
     not_ok "QEMU $from -> QEMU $to ($machine) failed (driver exit $status): $facts"
     show_run_logs 10

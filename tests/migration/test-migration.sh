@@ -4,10 +4,9 @@
 # the source's at switchover, and the guest's own pattern check must find
 # no lost write afterwards.
 #   test-migration.sh SRC BUILD SCENARIO [stock|loose] [4K|2M|1G]
-# SCENARIO: busy|busy-smp4|busy-numa|busy-16g|idle|postcopy|postcopy-stock-peer|
-#   bitmap-switchover|bitmap-switchover-uring|uring-missing|postcopy-recover|recv-corrupt|
-#   discard-corrupt|discard-truncate|prediscard-corrupt|cancel|kill-dst|kvm-bootblock|kvm-bootblock-ring;
-# then the plugin's trace-install mode (default stock) and wp-granularity
+# SCENARIO: one of the scenario column of scenarios.tsv (the list meson
+# makes the tests from); the case below sets each up. Then the plugin's
+# trace-install mode (default stock) and wp-granularity
 # (default 4K). With loose, the accelerator's stats must show that precopy
 # syncs ran loose; with 2M or 1G, that every sync read the dirty bitmap
 # through QEMU's summary and skipped clean regions.
@@ -15,6 +14,11 @@
 scenario=$3
 trace_mode=${4:-stock}
 wp=${5:-4K}
+if ! awk -v s="$scenario" '!/^#/ && $2 == s { found = 1 } END { exit !found }' \
+        "$(dirname "$0")/scenarios.tsv"; then
+    echo "scenario $scenario is not in tests/migration/scenarios.tsv" >&2
+    exit 2
+fi
 case "$trace_mode" in
 stock|loose) ;;
 *) echo "unknown trace-install mode $trace_mode" >&2; exit 2 ;;
@@ -224,10 +228,7 @@ facts = f"tracking={track} loose_syncs={loose} stock_syncs={stock} vcpu_held_cou
 errors = []
 if s["trace_install_loose"] != (mode == "loose"):
     errors.append("trace_install_loose does not match the property")
-# Per-vCPU figures come with the loose re-arm patches; a series without
-# them yet (10.0 so far, tests/meson.build) reports none
-vcpu_figures = os.environ.get("MIGACCEL_SERIES") != "qemu-10.0"
-if vcpu_figures and not vcpus:
+if not vcpus:
     errors.append("no per-vCPU tracking figures")
 if mode == "stock" or track.startswith("kvm-bitmap"):
     # no loose mode for the KVM bitmap: nothing there holds a vCPU anyway
@@ -236,9 +237,7 @@ if mode == "stock" or track.startswith("kvm-bitmap"):
     # TCG: one run_on_cpu() wait per vCPU, per sync and per address space
     # of the vCPU (x86: memory and SMM, so two); the ring: one kick
     per_sync = vcpus * stock
-    if not vcpu_figures:
-        facts += " vcpu_figures=none (this series has no loose re-arm yet)"
-    elif track == "tcg" and (held < per_sync or held % per_sync):
+    if track == "tcg" and (held < per_sync or held % per_sync):
         errors.append(f"expected a whole number of holds per vCPU per sync ({vcpus}x{stock})")
     if track == "kvm-ring" and held != per_sync:
         errors.append(f"expected one kick per vCPU per sync ({vcpus}x{stock})")
