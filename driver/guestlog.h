@@ -1,5 +1,5 @@
 /* Parsing of the guest workload's serial output:
- *   mig: READY threads=N hot_mb=M mbps=R
+ *   mig: READY threads=N hot_mb=M mbps=R xmc=X
  *   mig: sec=<s> writes=<n> gaps_us=<g0>,<g1>,... errors=<e>
  *   mig: CORRUPT thread=... page=... expected_seq=... found_seq=... offset=...
  * and of the boot-block guest, which prints 'A' once ready, then 'B's. */

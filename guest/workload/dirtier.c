@@ -8,8 +8,11 @@
  * migration restored from a stale copy shows an older sequence number and
  * is reported as CORRUPT.
  *
+ * With mig.xmc=1 two more threads run cross-modifying code, as a JIT does
+ * (see xmc_writer()), and a stale result is reported as CORRUPT too.
+ *
  * Parameters come from /proc/cmdline (mig.threads=, mig.hot_mb=, mig.mbps=,
- * mig.selftest=); the same tokens given as argv override them, which makes
+ * mig.selftest=, mig.xmc=); the same tokens given as argv override them, which makes
  * the program easy to run on a host.  The serial output format is described
  * in guest/README.md; other programs parse it, so keep it stable.
  *
@@ -18,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +48,7 @@ struct params {
     unsigned long hot_mb;
     unsigned long mbps;
     unsigned long selftest;
+    unsigned long xmc;
 };
 
 /* Details of the most recent mismatch, for the self-test to confirm. */
@@ -228,9 +233,26 @@ static void note_write(struct worker *wk, uint64_t *last)
     atomic_fetch_add_explicit(&wk->writes, 1, memory_order_relaxed);
 }
 
+static void pin_to_cpu(unsigned cpu)
+{
+    cpu_set_t set;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    CPU_ZERO(&set);
+    CPU_SET(n > 0 ? cpu % (unsigned long)n : 0, &set);
+    sched_setaffinity(0, sizeof(set), &set); /* best effort: one CPU is fine too */
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
+
+    /*
+     * With the cross-modifying code threads on CPUs 0 and 1, keep off
+     * them: a thread waiting for a CPU another one spins on would wait for
+     * the next timer tick, and QEMU delivers none while it holds its lock.
+     */
+    if (prm.xmc)
+        pin_to_cpu(2 + wk->id);
 
     /* Pass 0 populates every page so READY means the whole set is resident. */
     for (uint64_t p = 0; p < wk->npages; p++)
@@ -269,6 +291,90 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/*
+ * Cross-modifying code.  A writer thread on CPU 0 writes a tiny function
+ * ("mov eax, round; ret") into an executable page (XMC_PAGES); an
+ * executor thread on CPU 1 waits until the writer says it is there, runs
+ * a serializing instruction (CPUID, as the SDM asks of cross-modifying
+ * code), calls the function and checks that it returns the round.  Under
+ * TCG the executor runs a translation of the page: if the writer's store
+ * did not invalidate it, the executor gets an older round back.  Both
+ * threads go in lockstep, thousands of rounds a second; give them a vCPU
+ * each, and the hot-set workers a third.
+ */
+#define XMC_PAGES 1u
+static uint8_t *xmc_code;
+static _Atomic uint64_t xmc_ready, xmc_done, xmc_rounds;
+
+/*
+ * Spin, without system calls: a vCPU that stays in its translated code is
+ * what exposes a stale translation (under TCG every system call goes back
+ * to the vCPU loop).  Yield now and then in case both threads share a CPU.
+ */
+static void wait_for(_Atomic uint64_t *v, uint64_t want)
+{
+    for (unsigned spins = 1; atomic_load_explicit(v, memory_order_acquire) != want; spins++)
+        if (spins % 100000 == 0)
+            sched_yield();
+}
+
+static void *xmc_writer(void *arg)
+{
+    (void)arg;
+    pin_to_cpu(0);
+    for (uint64_t r = 1;; r++) {
+        uint8_t *fn = xmc_code + (r % XMC_PAGES) * PAGE_SIZE;
+        uint32_t imm = (uint32_t)r;
+        fn[0] = 0xb8; /* mov eax, imm32 */
+        memcpy(fn + 1, &imm, sizeof(imm));
+        fn[5] = 0xc3; /* ret */
+        atomic_store_explicit(&xmc_ready, r, memory_order_release);
+        wait_for(&xmc_done, r);
+    }
+    return NULL;
+}
+
+static void *xmc_executor(void *arg)
+{
+    (void)arg;
+    pin_to_cpu(1);
+    for (uint64_t r = 1;; r++) {
+        uint32_t eax = 0, ebx, ecx = 0, edx;
+        wait_for(&xmc_ready, r);
+        __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx) : : "memory");
+        uint32_t (*fn)(void) = (uint32_t (*)(void))(void *)(xmc_code + (r % XMC_PAGES) * PAGE_SIZE);
+        uint32_t got = fn();
+        if (got != (uint32_t)r) {
+            atomic_fetch_add(&total_errors, 1);
+            if (atomic_fetch_add(&corrupt_lines_this_sec, 1) < CORRUPT_LINES_PER_SEC)
+                say("mig: CORRUPT xmc round=%llu page=%llu expected=%u found=%u",
+                    (unsigned long long)r, (unsigned long long)(r % XMC_PAGES),
+                    (uint32_t)r, got);
+        }
+        atomic_fetch_add_explicit(&xmc_rounds, 1, memory_order_relaxed);
+        atomic_store_explicit(&xmc_done, r, memory_order_release);
+    }
+    return NULL;
+}
+
+static int start_xmc(void)
+{
+    pthread_t writer, executor;
+    void *m = mmap(NULL, XMC_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        say("mig: ERROR mmap of the code pages failed: %s", strerror(errno));
+        return -1;
+    }
+    xmc_code = m;
+    if (pthread_create(&writer, NULL, xmc_writer, NULL) ||
+        pthread_create(&executor, NULL, xmc_executor, NULL)) {
+        say("mig: ERROR pthread_create failed");
+        return -1;
+    }
+    return 0;
+}
+
 static bool parse_one(const char *tok, struct params *p)
 {
     static const struct { const char *key; size_t off; unsigned long max; } keys[] = {
@@ -276,6 +382,7 @@ static bool parse_one(const char *tok, struct params *p)
         { "mig.hot_mb=", offsetof(struct params, hot_mb), 1ul << 20 },
         { "mig.mbps=", offsetof(struct params, mbps), 1ul << 20 },
         { "mig.selftest=", offsetof(struct params, selftest), 1 },
+        { "mig.xmc=", offsetof(struct params, xmc), 1 },
     };
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         size_t klen = strlen(keys[k].key);
@@ -472,9 +579,12 @@ int main(int argc, char **argv)
     unsigned nworkers = prm.hot_mb ? (unsigned)prm.threads : 0;
     if (nworkers && start_workers() < 0)
         return 1;
+    if (prm.xmc && start_xmc() < 0)
+        return 1;
 
     uint64_t t_ready = now_ns();
-    say("mig: READY threads=%lu hot_mb=%lu mbps=%lu", prm.threads, prm.hot_mb, prm.mbps);
+    say("mig: READY threads=%lu hot_mb=%lu mbps=%lu xmc=%lu", prm.threads, prm.hot_mb,
+        prm.mbps, prm.xmc);
     if (prm.selftest)
         return run_selftest();
 
@@ -502,10 +612,17 @@ int main(int argc, char **argv)
         if (nworkers == 0) /* idle guest: report how late the main thread woke */
             snprintf(gaps, sizeof(gaps), "%llu", (unsigned long long)((now - prev_wake) / 1000));
 
-        say("mig: sec=%llu writes=%llu gaps_us=%s errors=%llu",
-            (unsigned long long)((now - t_ready) / NS_PER_SEC),
-            (unsigned long long)(writes - prev_writes), gaps,
-            (unsigned long long)atomic_load(&total_errors));
+        if (prm.xmc)
+            say("mig: sec=%llu writes=%llu gaps_us=%s errors=%llu xmc_rounds=%llu",
+                (unsigned long long)((now - t_ready) / NS_PER_SEC),
+                (unsigned long long)(writes - prev_writes), gaps,
+                (unsigned long long)atomic_load(&total_errors),
+                (unsigned long long)atomic_load(&xmc_rounds));
+        else
+            say("mig: sec=%llu writes=%llu gaps_us=%s errors=%llu",
+                (unsigned long long)((now - t_ready) / NS_PER_SEC),
+                (unsigned long long)(writes - prev_writes), gaps,
+                (unsigned long long)atomic_load(&total_errors));
         prev_writes = writes;
         prev_wake = now;
         next += NS_PER_SEC;

@@ -7,7 +7,7 @@
 
 typedef struct OptionSpec {
     /* Values this version implements; the first is the default */
-    const char *implemented[6];
+    const char *implemented[7];
     /* Values that name features later versions implement */
     const char *planned[4];
 } OptionSpec;
@@ -23,7 +23,7 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
         { "socket", "io_uring" }, { 0 } },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
-          "uring-missing" },
+          "uring-missing", "slow-loose-sync" },
         { 0 } },
 };
 

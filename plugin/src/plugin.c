@@ -60,6 +60,8 @@ static int plugin_set_option(void *opaque, const char *name,
         migaccel_switchover_set_fault(&s->switchover, value);
         s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0
                                     : MIGACCEL_SENDER_PRETEND_NO_RING;
+        migaccel_tracking_set_slow_loose_sync(
+            &s->tracking, !strcmp(value, "slow-loose-sync"));
     }
     if (ret == 0 && !strcmp(name, "transport")) {
         migaccel_stream_set_transport(&s->stream, value);

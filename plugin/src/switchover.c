@@ -29,8 +29,9 @@ int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value)
 
 int migaccel_switchover_set_fault(MigAccelSwitchover *sw, const char *value)
 {
-    if (!strcmp(value, "none") || !strcmp(value, "uring-missing")) {
-        /* uring-missing is the stream's (stream.c) */
+    if (!strcmp(value, "none") || !strcmp(value, "uring-missing") ||
+        !strcmp(value, "slow-loose-sync")) {
+        /* uring-missing is the stream's (stream.c), slow-loose-sync tracking's */
         sw->fault = MIGACCEL_FAULT_NONE;
     } else if (!strcmp(value, "discard-flip")) {
         sw->fault = MIGACCEL_FAULT_DISCARD_FLIP;

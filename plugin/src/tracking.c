@@ -16,6 +16,11 @@ void migaccel_tracking_set_loose(MigAccelTracking *t, bool loose)
     t->loose = loose;
 }
 
+void migaccel_tracking_set_slow_loose_sync(MigAccelTracking *t, bool on)
+{
+    t->slow_loose_sync = on;
+}
+
 /* Kick up to half of the vCPUs that still owe a re-arm, round robin */
 static void kick_some(MigAccelTracking *t)
 {
@@ -82,6 +87,9 @@ void migaccel_tracking_event(MigAccelTracking *t, const MigAccelEventInfo *info)
         t->sync_is_loose = false;
         if (t->loose && host->migration->vm_running()) {
             t->sync_is_loose = host->tracking->loose_sync_begin();
+            if (t->sync_is_loose && t->slow_loose_sync) {
+                g_usleep(MIGACCEL_SLOW_LOOSE_SYNC_US);
+            }
             if (!t->sync_is_loose && !t->refusal_logged) {
                 /* Once per migration: every later sync is refused alike */
                 t->refusal_logged = true;

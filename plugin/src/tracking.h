@@ -24,6 +24,7 @@ typedef struct MigAccelTracking {
     bool loose;                 /* the option */
     bool sync_is_loose;         /* the sync in progress runs loose */
     bool refusal_logged;        /* QEMU refused loose this migration */
+    bool slow_loose_sync;       /* x-inject-fault=slow-loose-sync */
     uint32_t kick_from;         /* next vCPU index the plugin may kick */
     _Atomic uint64_t loose_syncs;
     _Atomic uint64_t stock_syncs;
@@ -35,6 +36,14 @@ void migaccel_tracking_init(MigAccelTracking *t, const MigAccelHost *host);
 
 /* Apply the trace-install option; @loose false = stock */
 void migaccel_tracking_set_loose(MigAccelTracking *t, bool loose);
+
+/*
+ * For tests: hold every loose sync open for MIGACCEL_SLOW_LOOSE_SYNC_US
+ * after QEMU started it, so that what vCPUs do while one runs (translate
+ * code, write pages) happens often enough to be seen
+ */
+#define MIGACCEL_SLOW_LOOSE_SYNC_US 20000
+void migaccel_tracking_set_slow_loose_sync(MigAccelTracking *t, bool on);
 
 /* Called for every event, on the thread that delivers it */
 void migaccel_tracking_event(MigAccelTracking *t, const MigAccelEventInfo *info);
