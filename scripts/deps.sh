@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages migaccel needs to build QEMU, the plugin,
+# Install the Debian packages (12 or 13) migaccel needs to build QEMU, the plugin,
 # the driver and the test guests, and to run the tests.  Idempotent: apt is
 # only called when something is missing.
 set -euo pipefail
@@ -17,9 +17,10 @@ MIGACCEL_DEBS=(
     busybox-static cpio gzip binutils libc6-dev
     # tests
     valgrind procps iproute2
-    # codec fuzzer (tests/fuzz/run-fuzz.sh): clang-14 only recommends
-    # libclang-rt-14-dev, which holds the libFuzzer, ASan and UBSan runtimes
-    clang libclang-rt-14-dev
+    # codec fuzzer (tests/fuzz/run-fuzz.sh): clang only recommends the
+    # libFuzzer, ASan and UBSan runtimes; libclang-rt-dev is the release's
+    # version of them (14 on Debian 12, 19 on Debian 13)
+    clang libclang-rt-dev
     # libvirt test (tests/libvirt): libvirtd with its QEMU driver, and virsh;
     # no maintainer script starts anything. Not libvirt-daemon-system (polkit,
     # iptables, the machine's own libvirtd service): the test runs its own.
