@@ -62,6 +62,7 @@ typedef struct {
     goffset src_base_start;
     goffset src_base_end;
     NetProbe *net;           /* --net-client-netns, from guest ready to the end */
+    gboolean src_plugin_unloaded; /* --unload-before-retry did its object-del */
 } Driver;
 
 typedef struct {
@@ -148,7 +149,7 @@ static void add_plugin_args(GPtrArray *a, const Config *cfg, gboolean incoming)
     g_autofree char *plugin = NULL;
     GString *obj;
 
-    if (!cfg->plugin || (incoming && cfg->dst_no_plugin)) {
+    if (!cfg->plugin || (incoming ? cfg->dst_no_plugin : cfg->src_no_plugin)) {
         return;
     }
     plugin = opt_escape(cfg->plugin);
@@ -1190,8 +1191,18 @@ static void query_accel_stats(Driver *d)
         return;
     }
     r->accel_queried = TRUE;
-    r->accel_src = query_stats(d->src, &r->accel_src_error);
-    r->accel_dst = query_stats(d->dst, &r->accel_dst_error);
+    if (d->cfg->src_no_plugin) {
+        r->accel_src_error = g_strdup("no accelerator on the source (--src-no-plugin)");
+    } else if (d->src_plugin_unloaded) {
+        r->accel_src_error = g_strdup("the source's accelerator was unloaded before the retry");
+    } else {
+        r->accel_src = query_stats(d->src, &r->accel_src_error);
+    }
+    if (d->cfg->dst_no_plugin) {
+        r->accel_dst_error = g_strdup("no accelerator on the destination (--dst-no-plugin)");
+    } else {
+        r->accel_dst = query_stats(d->dst, &r->accel_dst_error);
+    }
     if (r->accel_src_error) {
         drv_log("%s", r->accel_src_error);
     }
@@ -1535,6 +1546,18 @@ static gboolean drive(Driver *d, GError **error)
         if (cfg->no_retry || r->src_survived != CHECK_OK) {
             scan_source_log(d);
             return TRUE;
+        }
+        if (cfg->unload_before_retry) {
+            g_autoptr(JsonObject) id = json_object_new();
+
+            /* The retry then runs the patched QEMU's own code with no hooks set */
+            json_object_set_string_member(id, "id", "ma0");
+            if (!vm_cmd_simple(d->src, "object-del", id, error)) {
+                g_prefix_error(error, "unloading the source's accelerator: ");
+                return FALSE;
+            }
+            d->src_plugin_unloaded = TRUE;
+            drv_log("src: accelerator unloaded (object-del ma0)");
         }
         phase_begin(&t);
         if (!replace_destination(d, error)) {

@@ -201,8 +201,18 @@ static gboolean validate_guest(Config *cfg, GError **error)
     if ((cfg->initrd || cfg->append) && cfg->bootblock) {
         return usage_error(error, "--initrd/--append need --kernel, not --bootblock");
     }
-    if ((cfg->accel_props || cfg->dst_no_plugin) && !cfg->plugin) {
-        return usage_error(error, "--accel-prop and --dst-no-plugin need --plugin");
+    if ((cfg->accel_props || cfg->dst_no_plugin || cfg->src_no_plugin ||
+         cfg->unload_before_retry) && !cfg->plugin) {
+        return usage_error(error, "--accel-prop, --dst-no-plugin, --src-no-plugin and "
+                           "--unload-before-retry need --plugin");
+    }
+    if (cfg->src_no_plugin && cfg->dst_no_plugin) {
+        return usage_error(error, "--src-no-plugin with --dst-no-plugin leaves no side with "
+                           "the accelerator: drop --plugin instead");
+    }
+    if (cfg->unload_before_retry && cfg->src_no_plugin) {
+        return usage_error(error, "--unload-before-retry needs the accelerator on the source "
+                           "(drop --src-no-plugin)");
     }
     if (!check_pairs("--accel-prop", cfg->accel_props, NULL, error)) {
         return FALSE;
@@ -323,6 +333,15 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
             return FALSE;
         }
     }
+    if (cfg->unload_before_retry &&
+        (cfg->scenario != SCENARIO_CANCEL && cfg->scenario != SCENARIO_KILL_DST &&
+         cfg->scenario != SCENARIO_DST_REJECTS)) {
+        return usage_error(error, "--unload-before-retry needs a retry: --scenario cancel, "
+                           "kill-dst or dst-rejects");
+    }
+    if (cfg->unload_before_retry && cfg->no_retry) {
+        return usage_error(error, "--unload-before-retry and --no-retry contradict each other");
+    }
     if (scenario_bandwidth && cfg->scenario == SCENARIO_NORMAL) {
         return usage_error(error, "--scenario-bandwidth needs --scenario cancel or kill-dst");
     }
@@ -381,6 +400,11 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "A plugin option for the migration-accel object, passed as args=NAME=VALUE (repeatable)", "NAME=VALUE" },
         { "dst-no-plugin", 0, 0, G_OPTION_ARG_NONE, &cfg->dst_no_plugin,
           "Give only the source the accelerator: the destination is a peer without it", NULL },
+        { "src-no-plugin", 0, 0, G_OPTION_ARG_NONE, &cfg->src_no_plugin,
+          "Give only the destination the accelerator: the source is a peer without it", NULL },
+        { "unload-before-retry", 0, 0, G_OPTION_ARG_NONE, &cfg->unload_before_retry,
+          "After the scenario's first attempt, unload the source's accelerator (object-del ma0) "
+          "and retry without it", NULL },
         { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &cfg->kernel,
           "Guest kernel (default: <repo>/build/guest/vmlinuz)", "FILE" },
         { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &cfg->initrd,

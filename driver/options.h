@@ -20,6 +20,8 @@ typedef struct {
     char *plugin;
     char **accel_props;      /* key=value, appended to -object migration-accel */
     gboolean dst_no_plugin;  /* the destination QEMU gets no accelerator */
+    gboolean src_no_plugin;  /* the source QEMU gets no accelerator */
+    gboolean unload_before_retry; /* object-del the source's accelerator before the retry */
     char *expect_dst_error;  /* dst-rejects: regex its stderr must match */
     char *kernel;
     char *initrd;

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Build the migaccel test guests from Debian packages only (see guest/README.md).
-#   build/guest/vmlinuz             Debian's linux-image-6.1.0-*-amd64 kernel
-#   build/guest/modules/            the kernel's virtio-net modules (load order in .order)
+#   build/guest/vmlinuz             Debian's kernel (linux-image-amd64's dependency:
+#                                   6.1 on Debian 12, 6.12 on Debian 13)
+#   build/guest/modules/            the kernel's virtio-net modules that are not built in
+#                                   (uncompressed; load order in .order)
 #   build/guest/initramfs.cpio.gz   busybox-static + guest/initramfs/init + dirtier + modules
 #   build/guest/bootblock.img       512-byte boot-sector guest (raw disk image)
 #   build/guest/VERSION             package versions the guests were built from
 # Steps whose inputs are unchanged are skipped.
 #   MIGACCEL_INSTALL_DEPS=1   as root: apt-get install missing packages
-#   MIGACCEL_GUEST_KERNEL=linux-image-6.1.0-NN-amd64   pin the kernel package
+#   MIGACCEL_GUEST_KERNEL=linux-image-VERSION-amd64   pin the kernel package
 set -euo pipefail
 
-MIGACCEL_GUEST_DEBS="busybox-static cpio gzip binutils gcc libc6-dev dpkg apt coreutils"
+MIGACCEL_GUEST_DEBS="busybox-static cpio gzip xz-utils binutils gcc libc6-dev dpkg apt coreutils"
 MIGACCEL_GUEST_KERNEL_META=linux-image-amd64 # only downloaded and unpacked, never installed
 CFLAGS="-std=c11 -O2 -static -pthread -Wall -Wextra -Werror"
-# Debian builds virtio and virtio-net as modules; the guest's init loads
-# these, in this order (dependencies first), when given mig.ip=.
+# The guest's init loads these, in this order (dependencies first), when
+# given mig.ip=. Debian 12 builds all of them as modules; Debian 13 builds
+# the virtio core in, so only what the kernel lacks is copied.
 GUEST_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,7 +75,7 @@ fi
 kpkg=${MIGACCEL_GUEST_KERNEL:-}
 resolve_kernel() {
     [ -n "$kpkg" ] || kpkg=$(apt-cache depends "$MIGACCEL_GUEST_KERNEL_META" 2>/dev/null |
-        awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.0-.*-amd64$/ { print $2; exit }')
+        awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }')
     [ -n "$kpkg" ] || return 1
     kver=$(apt-cache policy "$kpkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
     [ -n "$kver" ] && [ "$kver" != "(none)" ]
@@ -91,7 +94,7 @@ if ! resolve_kernel; then
         say "apt lists unavailable; keeping $kpkg $kver"
     fi
 fi
-if ! [ -e "$out/vmlinuz" ] || [ "$(cat "$out/modules/.order" 2>/dev/null)" != "$GUEST_MODULES" ] ||
+if ! [ -e "$out/vmlinuz" ] || [ "$(cat "$out/modules/.wanted" 2>/dev/null)" != "$GUEST_MODULES" ] ||
     [ "$(cut -d' ' -f1,2 "$out/.stamp-kernel" 2>/dev/null)" != "$kpkg $kver" ]; then
     say "downloading $kpkg $kver (about 70 MB)"
     kdir=$tmp/kernel
@@ -108,14 +111,34 @@ if ! [ -e "$out/vmlinuz" ] || [ "$(cat "$out/modules/.order" 2>/dev/null)" != "$
         die "expected one /boot/vmlinuz-* in $kpkg"
     fi
     krel=${images[0]##*/vmlinuz-}
+    # Debian 12 keeps modules in /lib/modules as .ko, Debian 13 in
+    # /usr/lib/modules as .ko.xz; busybox insmod takes only plain .ko.
+    moddir=
+    for d in "$kdir/root/lib/modules/$krel" "$kdir/root/usr/lib/modules/$krel"; do
+        [ -d "$d" ] && moddir=$d
+    done
+    [ -n "$moddir" ] || die "$kpkg has no lib/modules/$krel"
     rm -rf "$out/modules.tmp"
     mkdir -p "$out/modules.tmp"
+    order=()
     for mod in $GUEST_MODULES; do
-        found=$(find "$kdir/root/lib/modules/$krel" -name "$mod.ko")
-        [ -n "$found" ] && [ -f "$found" ] || die "$kpkg has no $mod.ko"
-        cp "$found" "$out/modules.tmp/"
+        found=$(find "$moddir" -name "$mod.ko" -o -name "$mod.ko.xz" -o -name "$mod.ko.zst" -o -name "$mod.ko.gz" | head -1)
+        if [ -z "$found" ]; then
+            grep -q "/$mod\.ko\$" "$moddir/modules.builtin" 2>/dev/null ||
+                die "$kpkg has no $mod.ko and does not build it in"
+            continue
+        fi
+        case $found in
+        *.ko) cp "$found" "$out/modules.tmp/$mod.ko" ;;
+        *.xz) xz -dc "$found" >"$out/modules.tmp/$mod.ko" ;;
+        *.gz) gzip -dc "$found" >"$out/modules.tmp/$mod.ko" ;;
+        *.zst) command -v zstd >/dev/null || die "$mod.ko.zst needs zstd: apt-get install -y zstd"
+            zstd -qdc "$found" >"$out/modules.tmp/$mod.ko" ;;
+        esac
+        order+=("$mod")
     done
-    echo "$GUEST_MODULES" >"$out/modules.tmp/.order"
+    echo "${order[*]}" >"$out/modules.tmp/.order"
+    echo "$GUEST_MODULES" >"$out/modules.tmp/.wanted"
     rm -rf "$out/modules"
     mv "$out/modules.tmp" "$out/modules"
     cp "${images[0]}" "$out/vmlinuz.tmp"

@@ -52,6 +52,19 @@ show_run_logs() {
     done
 }
 
+# check_with_python NAME ARG...: runs the Python check on stdin with ARGs;
+# it prints its facts (and what failed) on one line, and exits non-zero
+# when a check failed
+check_with_python() {
+    local name=$1 msg
+    shift
+    if msg=$(python3 - "$@"); then
+        ok "$name: $msg"
+    else
+        not_ok "$name: $msg"
+    fi
+}
+
 finish() {
     if [ "$checks_failed" -ne 0 ]; then
         echo "$checks_failed check(s) failed"

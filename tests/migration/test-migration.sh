@@ -241,7 +241,7 @@ if [ "$status" = 0 ]; then
         expect_contains "the source says the migration paused again" \
             "$TEST_TMP/run/src-stderr.log" "could not be loaded; migration paused again"
     fi
-    if msg=$(python3 - "$TEST_TMP/report.json" "$trace_mode" "$wp" "$scenario" <<'EOPY'
+    check_with_python "accelerator stats" "$TEST_TMP/report.json" "$trace_mode" "$wp" "$scenario" <<'EOPY'
 import json, os, sys
 report, mode, wp, scenario = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
 s = report["accel_stats"]["src"]
@@ -372,11 +372,6 @@ elif scenario in ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing
 print(facts + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)
 EOPY
-    ); then
-        ok "accelerator stats: $msg"
-    else
-        not_ok "accelerator stats: $msg"
-    fi
 elif [ "$scenario" = kvm-bootblock-ring ] && warning=$(ring_overflow_warning) && [ -n "$warning" ] &&
      pages=$(python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["verify"]; n=v.get("differing_pages") or 0; print(n); sys.exit(0 if n else 1)' \
              "$TEST_TMP/report.json" 2>/dev/null); then

@@ -29,10 +29,7 @@ log=$TEST_TMP/run/src-stderr.log
 # check_stats JSON EXPECT...: each EXPECT is KEY=VALUE, KEY>=N or KEY>N
 # on the source's accelerator stats
 check_stats() {
-    local report=$1
-    shift
-    local msg
-    if msg=$(python3 - "$report" "$@" <<'EOPY'
+    check_with_python "accelerator stats" "$@" <<'EOPY'
 import json, re, sys
 s = json.load(open(sys.argv[1]))
 s = s.get("accel_stats", {}).get("src", s)
@@ -50,11 +47,6 @@ for e in sys.argv[2:]:
 print(" ".join(facts) + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)
 EOPY
-    ); then
-        ok "accelerator stats: $msg"
-    else
-        not_ok "accelerator stats: $msg"
-    fi
 }
 
 # The driver's migrations: source and destination on this machine
