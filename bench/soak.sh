@@ -29,18 +29,9 @@ while [ $# -gt 0 ]; do
         *) echo "bench: unknown argument '$1'" >&2; usage ;;
     esac
 done
-plugin=${PLUGIN:-build/plugin/libmigaccel.so}
-driver=${DRIVER:-build/driver/migaccel-migrate}
 . bench/lib.sh
-need=("$plugin" "$driver" build/guest/vmlinuz build/guest/initramfs.cpio.gz)
-for v in $series; do need+=("build/qemu-$v/qemu-system-x86_64"); done
-bench_require "${need[@]}"
-
-out=${out:-build/bench/soak-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-echo "bench: results in $out"
-echo "$cmdline" >"$out/command.txt"
+# shellcheck disable=SC2086 # series is a list of words
+bench_per_series_setup soak $series
 
 nfail=0
 for v in $series; do

@@ -877,6 +877,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     gboolean acted = (action == SCENARIO_NORMAL || action == SCENARIO_DST_REJECTS);
     gboolean converging = cfg->converge_after <= 0;
     gboolean ok = FALSE;
+    const char *uri;
     gint64 t0;
     g_autoptr(ThreadCpuSnapshot) cpu0 = NULL;
     g_autoptr(ThreadCpuSnapshot) cpu1 = NULL;
@@ -884,12 +885,13 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     threadcpu_window_clear(&d->report->vcpu_migration);
     d->src_mig_start = guestlog_size(d->src->serial_path);
     cpu0 = src_vcpu_snapshot(d);
-    json_object_set_string_member(args, "uri", d->incoming_uri);
+    uri = cfg->src_uri ? cfg->src_uri : d->incoming_uri;
+    json_object_set_string_member(args, "uri", uri);
     t0 = drv_now_us();
     if (!vm_cmd_simple(d->src, "migrate", args, error)) {
         return FALSE;
     }
-    drv_log("migrate: %s -> %s (%s)", d->src->name, d->dst->name, d->incoming_uri);
+    drv_log("migrate: %s -> %s (%s)", d->src->name, d->dst->name, uri);
     if (action == SCENARIO_DST_REJECTS) {
         /* Armed before migrate (x-inject-fault): the stream itself is the action */
         a->action = g_strdup("a stream the destination must reject");

@@ -165,8 +165,9 @@ static gboolean validate_external(Config *cfg, GError **error)
 {
     cfg->external = cfg->src_qmp || cfg->dst_qmp || cfg->dst_uri;
     if (!cfg->external) {
-        if (cfg->src_serial || cfg->dst_serial) {
-            return usage_error(error, "--src-serial/--dst-serial only apply with --src-qmp/--dst-qmp");
+        if (cfg->src_serial || cfg->dst_serial || cfg->src_uri) {
+            return usage_error(error, "--src-serial, --dst-serial and --src-uri only apply with "
+                               "--src-qmp/--dst-qmp");
         }
         return TRUE;
     }
@@ -429,6 +430,8 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "QMP socket of an already running destination (-incoming defer, -S)", "PATH" },
         { "dst-uri", 0, 0, G_OPTION_ARG_STRING, &cfg->dst_uri,
           "Migration URI of that destination, e.g. tcp:127.0.0.1:4444", "URI" },
+        { "src-uri", 0, 0, G_OPTION_ARG_STRING, &cfg->src_uri,
+          "URI the source migrates to, if not --dst-uri: e.g. a proxy in front of it", "URI" },
         { "src-serial", 0, 0, G_OPTION_ARG_FILENAME, &cfg->src_serial,
           "Serial log of the running source (enables the guest checks)", "FILE" },
         { "dst-serial", 0, 0, G_OPTION_ARG_FILENAME, &cfg->dst_serial,
@@ -583,6 +586,7 @@ void config_clear(Config *cfg)
     g_free(cfg->src_qmp);
     g_free(cfg->dst_qmp);
     g_free(cfg->dst_uri);
+    g_free(cfg->src_uri);
     g_free(cfg->src_serial);
     g_free(cfg->dst_serial);
     g_free(cfg->wait_serial);

@@ -36,6 +36,7 @@ typedef struct {
     char *src_qmp;
     char *dst_qmp;
     char *dst_uri;
+    char *src_uri;           /* where the source sends, if not dst_uri (a proxy) */
     char *src_serial;
     char *dst_serial;
     gboolean external;

@@ -18,16 +18,12 @@ stats equal the first hop's, descriptors stay put, RSS stays within a
 margin. Prints one line per hop and a verdict; --json writes it all.
 Exit status 0 when every hop passed and the figures stayed flat.
 """
-import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 
-ACCEL_ARGS = ["trace-install=loose", "wp-granularity=1G", "switchover=bitmap",
-              "transport=io_uring"]
+from qemu_pair import Vm, argument_parser, run_driver
 # Accelerator stats that describe one migration: a leak of state from one
 # migration into the next (a cancelled one included) changes them.
 PER_MIGRATION = ["switchover_mode", "peer_state", "discard_format", "discard_blocks_encoded",
@@ -37,128 +33,6 @@ PER_MIGRATION = ["switchover_mode", "peer_state", "discard_format", "discard_blo
 RSS_MARGIN = 0.15
 RSS_SLACK_KIB = 64 * 1024
 FD_SLACK = 2
-
-
-class Qmp:
-    """A minimal QMP client: commands in order, events skipped."""
-
-    def __init__(self, path, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"no QMP socket at {path} after {timeout:.0f} s")
-                time.sleep(0.05)
-        self.sock.settimeout(60)
-        self.buf = b""
-        self._read()  # greeting
-        self.cmd("qmp_capabilities")
-
-    def _read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("QMP connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def cmd(self, name, args=None):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            reply = self._read()
-            if "event" in reply:
-                continue
-            if "error" in reply:
-                raise RuntimeError(f"{name}: {reply['error'].get('desc')}")
-            return reply.get("return")
-
-    def close(self):
-        self.sock.close()
-
-
-class Vm:
-    def __init__(self, opts, run_dir, name, incoming):
-        self.name = name
-        self.drv_sock = os.path.join(run_dir, f"{name}-drv.sock")
-        self.own_sock = os.path.join(run_dir, f"{name}-soak.sock")
-        self.serial = os.path.join(run_dir, f"{name}-serial.log")
-        self.stderr_path = os.path.join(run_dir, f"{name}-stderr.log")
-        argv = [opts.qemu, "-nodefaults", "-display", "none", "-machine", "pc",
-                "-L", "/usr/share/qemu"]
-        if os.path.isdir("/usr/share/seabios"):
-            argv += ["-L", "/usr/share/seabios"]
-        argv += ["-m", opts.mem, "-smp", "2", "-name", "debug-threads=on",
-                 "-accel", "tcg,thread=multi",
-                 "-qmp", f"unix:{self.drv_sock},server=on,wait=off",
-                 "-qmp", f"unix:{self.own_sock},server=on,wait=off",
-                 "-serial", f"file:{self.serial}",
-                 "-kernel", os.path.join(opts.guest_dir, "vmlinuz"),
-                 "-initrd", os.path.join(opts.guest_dir, "initramfs.cpio.gz"),
-                 "-append", f"console=ttyS0 quiet mig.threads=2 mig.hot_mb={opts.hot_mb}",
-                 "-object", "migration-accel,id=ma0,plugin=" + opts.plugin.replace(",", ",,") +
-                 "".join(",args=" + a for a in ACCEL_ARGS)]
-        if incoming:
-            argv += ["-incoming", "defer", "-S"]
-        with open(self.stderr_path, "w") as err:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=subprocess.STDOUT)
-        self.qmp = Qmp(self.own_sock)
-
-    def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def fds(self):
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.qmp.cmd("quit")
-            except (RuntimeError, OSError):
-                pass
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.qmp.close()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_driver(opts, src, dst, run_dir, tag, extra):
-    port = free_port()
-    report = os.path.join(run_dir, f"{tag}.json")
-    argv = [opts.driver, "--src-qmp", src.drv_sock, "--dst-qmp", dst.drv_sock,
-            "--dst-uri", f"tcp:127.0.0.1:{port}", "--src-serial", src.serial,
-            "--dst-serial", dst.serial, "--wait-serial", "mig: sec=", "--warmup", "1",
-            "--capability", "postcopy-ram=on", "--json", report,
-            "--run-dir", os.path.join(run_dir, tag)] + extra
-    with open(os.path.join(run_dir, f"{tag}-driver.log"), "w") as log:
-        status = subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                 stderr=subprocess.STDOUT)
-    try:
-        with open(report) as f:
-            return status, json.load(f)
-    except (OSError, ValueError):
-        return status, None
 
 
 def hop(opts, run_dir, k, src, cancel):
@@ -226,17 +100,9 @@ def judge(hops):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--qemu", required=True)
-    ap.add_argument("--plugin", required=True)
-    ap.add_argument("--driver", required=True)
-    ap.add_argument("--guest-dir", required=True)
-    ap.add_argument("--run-dir", required=True)
+    ap = argument_parser(__doc__, mem="2G", hot_mb=128)
     ap.add_argument("--hops", type=int, default=10)
     ap.add_argument("--cancel-every", type=int, default=5)
-    ap.add_argument("--mem", default="2G")
-    ap.add_argument("--hot-mb", type=int, default=128)
-    ap.add_argument("--json")
     opts = ap.parse_args()
     os.makedirs(opts.run_dir, exist_ok=True)
 

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Hostile bytes on the wire: random damage to the accelerator's messages.
+
+Each trial migrates the guest through wire_proxy.Proxy, which damages one
+accelerator message (a random one of the chosen kind: flipped, truncated,
+duplicated or dropped), with every acceleration on and postcopy-ram on
+both sides. Allowed outcomes:
+  completed   the migration completed and memory is byte-identical;
+  refused     it failed, the source kept running, and a retry to a fresh
+              destination without the proxy completed byte-identical
+              (counted apart: whether the QEMUs' error lines name the
+              damaged message).
+Never allowed: a QEMU killed by a signal (crash), an attempt not ended
+after --hang-s (hang), a completed migration with different memory, a
+source that stopped running, or a failed retry. The guest runs on: each
+trial's destination becomes the next one's source.
+Prints one line per trial and counts per kind and outcome; --json writes
+them all. Exit status 0 when no trial had a forbidden outcome.
+"""
+import collections
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+from qemu_pair import Vm, argument_parser, free_port, run_driver
+from wire_proxy import KINDS, Proxy, random_target
+
+# what an error line must mention to name the damaged message
+NAMES = {
+    "ping": r"PING|PONG|ping|pong|migration-accel|accelerator|return path|RP",
+    "discard": r"DISCARD|discard",
+    "prediscard": r"DISCARD|discard",
+}
+ALLOWED = ("completed", "refused-named", "refused-unnamed", "untouched")
+
+
+def error_lines(path):
+    try:
+        with open(path, errors="replace") as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def trial(opts, k, src, kind, rng):
+    """Returns (outcome, record, the source for the next trial)."""
+    target = random_target(kind, rng)
+    rec = {"trial": k, "kind": kind, "subtype": target.subtype, "nth": target.nth,
+           "op": target.op}
+    dst = Vm(opts, opts.run_dir, f"t{k:03d}", True)
+    port = free_port()
+    proxy = Proxy(port, target)
+    t0 = time.monotonic()
+    status, rep = run_driver(opts, src, dst, opts.run_dir, f"t{k:03d}",
+                             ["--verify", "--post-run", "1", "--warmup", "0.5",
+                              "--migrate-timeout", str(opts.hang_s),
+                              "--src-uri", f"tcp:127.0.0.1:{proxy.port}"], port=port)
+    rec["seconds"] = round(time.monotonic() - t0, 1)
+    proxy.stop()
+    rec["damage"] = target.done
+    att = ((rep or {}).get("attempts") or [{}])[-1]
+    rec["status"] = att.get("status")
+    rec["verify"] = ((rep or {}).get("verify") or {}).get("result")
+    if rec["status"] != "completed":
+        try:
+            dst.proc.wait(5)  # a refusing destination exits
+        except subprocess.TimeoutExpired:
+            pass
+    dst_rc, src_rc = dst.proc.poll(), src.proc.poll()
+    rec["dst_exit"], rec["src_exit"] = dst_rc, src_rc
+    # the first error lines of each side: what it said when it refused
+    rec["dst_errors"] = error_lines(dst.stderr_path)[:3]
+    rec["src_errors"] = [line for line in error_lines(src.stderr_path)
+                         if "INFO" not in line][-3:]
+    rec["errors"] = rec["dst_errors"] + rec["src_errors"]
+    if (dst_rc is not None and dst_rc < 0) or (src_rc is not None and src_rc < 0):
+        return "CRASH", rec, None
+    if rec["status"] == "completed":
+        if rec["verify"] != "identical" or status != 0:
+            return "DIFFERENT" if rec["verify"] == "mismatch" else "CHECK-FAILED", rec, dst
+        src.stop()
+        return ("completed" if target.done else "untouched"), rec, dst
+    if src_rc is not None:
+        return "SOURCE-DIED", rec, None
+    try:
+        mig = src.qmp.cmd("query-migrate").get("status")
+        run = src.qmp.cmd("query-status").get("status")
+    except RuntimeError as e:
+        rec["src_qmp_error"] = str(e)
+        return "SOURCE-LOST", rec, None
+    rec["src_migration"], rec["src_runstate"] = mig, run
+    if mig in ("active", "postcopy-active", "device", "setup", "pre-switchover") or \
+            (rec["status"] or "").startswith("timeout") or rec["seconds"] >= opts.hang_s:
+        return "HANG", rec, None
+    if run != "running":
+        return "SOURCE-STOPPED", rec, None
+    dst.stop()
+    retry = Vm(opts, opts.run_dir, f"t{k:03d}-retry", True)
+    rstatus, rrep = run_driver(opts, src, retry, opts.run_dir, f"t{k:03d}-retry",
+                               ["--verify", "--post-run", "1", "--warmup", "0.5"])
+    rec["retry_verify"] = ((rrep or {}).get("verify") or {}).get("result")
+    if rstatus != 0 or rec["retry_verify"] != "identical":
+        return "RETRY-FAILED", rec, retry
+    src.stop()
+    if not target.done:
+        return "untouched", rec, retry
+    named = any(re.search(NAMES[kind], e) for e in rec["errors"])
+    return ("refused-named" if named else "refused-unnamed"), rec, retry
+
+
+def main():
+    ap = argument_parser(__doc__, mem="1G", hot_mb=64)
+    ap.add_argument("--trials", type=int, default=100, help="per kind")
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--hang-s", type=int, default=30)
+    opts = ap.parse_args()
+    os.makedirs(opts.run_dir, exist_ok=True)
+    seed = opts.seed if opts.seed is not None else random.randrange(1 << 32)
+    rng = random.Random(seed)
+    kinds = opts.kinds.split(",")
+    for kind in kinds:
+        if kind not in KINDS:
+            ap.error(f"unknown kind {kind} (known: {', '.join(KINDS)})")
+    plan = [kind for kind in kinds for _ in range(opts.trials)]
+    rng.shuffle(plan)
+    print(f"hostile-wire: {len(plan)} trials ({opts.trials} per kind: {', '.join(kinds)}), "
+          f"seed {seed}, run dir {opts.run_dir}", flush=True)
+    counts = collections.defaultdict(collections.Counter)
+    records = []
+    src = Vm(opts, opts.run_dir, "t000-boot", False)
+    t0 = time.monotonic()
+    try:
+        for k, kind in enumerate(plan, 1):
+            outcome, rec, nxt = trial(opts, k, src, kind, rng)
+            rec["outcome"] = outcome
+            records.append(rec)
+            counts[kind][outcome] += 1
+            print(f"{k:4d} {kind:10s} {outcome:15s} {rec['seconds']:5.1f}s "
+                  f"{rec['damage'] or rec['subtype'] + ' not seen'}"
+                  + ("" if outcome in ALLOWED else f"  errors: {rec['errors']}"), flush=True)
+            if nxt is None:
+                print("hostile-wire: no source left to go on with", flush=True)
+                break
+            src = nxt
+    finally:
+        src.stop()
+    bad = sum(n for c in counts.values() for o, n in c.items() if o not in ALLOWED)
+    print(f"hostile-wire: {'PASS' if not bad else 'FAIL'}: {len(records)} trials in "
+          f"{time.monotonic() - t0:.0f} s, {bad} with a forbidden outcome")
+    for kind in kinds:
+        print(f"  {kind:10s} " + ", ".join(f"{o} {n}" for o, n in sorted(counts[kind].items())))
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"seed": seed, "counts": counts, "trials": records}, f, indent=1)
+    return 0 if not bad and len(records) == len(plan) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
