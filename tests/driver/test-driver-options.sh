@@ -26,7 +26,19 @@ expect_refusal "dst-rejects without the expected error" 2 \
 expect_refusal "expected error without dst-rejects" 2 \
     "--scenario dst-rejects and --expect-dst-error go together" --expect-dst-error boom
 expect_refusal "bad expected-error regex" 2 "regular expression" --scenario dst-rejects --expect-dst-error '(('
-expect_refusal "dst-no-plugin without a plugin" 2 "--dst-no-plugin need --plugin" --dst-no-plugin
+plugin_needed="--accel-prop, --dst-no-plugin, --src-no-plugin and --unload-before-retry need --plugin"
+expect_refusal "dst-no-plugin without a plugin" 2 "$plugin_needed" --dst-no-plugin
+expect_refusal "src-no-plugin without a plugin" 2 "$plugin_needed" --src-no-plugin
+expect_refusal "no side with the plugin" 2 "leaves no side with the accelerator" \
+    --plugin /x.so --src-no-plugin --dst-no-plugin
+expect_refusal "unload without a retry" 2 "--unload-before-retry needs a retry" \
+    --plugin /x.so --unload-before-retry
+expect_refusal "unload with --no-retry" 2 "--unload-before-retry and --no-retry contradict" \
+    --plugin /x.so --unload-before-retry --scenario cancel --no-retry
+expect_refusal "unload with no plugin on the source" 2 "needs the accelerator on the source" \
+    --plugin /x.so --unload-before-retry --scenario cancel --src-no-plugin
+expect_refusal "src-uri without running QEMUs" 2 "--src-uri only apply with" \
+    --src-uri tcp:127.0.0.1:1
 expect_refusal "bad bandwidth" 2 "--max-bandwidth 'fast'" --max-bandwidth fast
 expect_refusal "negative postcopy delay" 2 "--postcopy-after must be >= 0" --postcopy-after -1
 expect_refusal "postcopy with kill-dst" 2 "cannot be combined with --scenario kill-dst" \
