@@ -46,9 +46,23 @@ def error_lines(path):
         return []
 
 
+# Open bug (issue 16): the destination echoes the ack ping even when a
+# bitmap never arrived, so a dropped bitmap of a block with dirty pages
+# (pc.ram, the first) goes unnoticed; postcopy then meets pages the
+# destination still holds (UFFDIO_COPY: EEXIST) and stops, both sides
+# paused. --skip-known-bugs draws another damage instead, and says so.
+def known_bug(target):
+    return target.subtype in ("prediscard", "discard") and target.nth == 0 and \
+        target.op == "drop"
+
+
 def trial(opts, k, src, kind, rng):
     """Returns (outcome, record, the source for the next trial)."""
     target = random_target(kind, rng)
+    while opts.skip_known_bugs and known_bug(target):
+        print(f"     KNOWN BUG, not drawn: dropping {target.subtype} #0 (pc.ram) leaves "
+              "postcopy stuck (issue 16)", flush=True)
+        target = random_target(kind, rng)
     rec = {"trial": k, "kind": kind, "subtype": target.subtype, "nth": target.nth,
            "op": target.op}
     dst = Vm(opts, opts.run_dir, f"t{k:03d}", True)
@@ -56,7 +70,7 @@ def trial(opts, k, src, kind, rng):
     proxy = Proxy(port, target)
     t0 = time.monotonic()
     status, rep = run_driver(opts, src, dst, opts.run_dir, f"t{k:03d}",
-                             ["--verify", "--post-run", "1", "--warmup", "0.5",
+                             ["--verify", "--post-run", "3", "--warmup", "0.5",
                               "--migrate-timeout", str(opts.hang_s),
                               "--src-uri", f"tcp:127.0.0.1:{proxy.port}"], port=port)
     rec["seconds"] = round(time.monotonic() - t0, 1)
@@ -88,7 +102,13 @@ def trial(opts, k, src, kind, rng):
         return "SOURCE-DIED", rec, None
     try:
         mig = src.qmp.cmd("query-migrate").get("status")
-        run = src.qmp.cmd("query-status").get("status")
+        # "failed" is set before the source's vCPUs are restarted (a
+        # bottom half does that): give it a moment
+        for _ in range(100):
+            run = src.qmp.cmd("query-status").get("status")
+            if run == "running" or mig != "failed":
+                break
+            time.sleep(0.1)
     except RuntimeError as e:
         rec["src_qmp_error"] = str(e)
         return "SOURCE-LOST", rec, None
@@ -101,7 +121,7 @@ def trial(opts, k, src, kind, rng):
     dst.stop()
     retry = Vm(opts, opts.run_dir, f"t{k:03d}-retry", True)
     rstatus, rrep = run_driver(opts, src, retry, opts.run_dir, f"t{k:03d}-retry",
-                               ["--verify", "--post-run", "1", "--warmup", "0.5"])
+                               ["--verify", "--post-run", "3", "--warmup", "0.5"])
     rec["retry_verify"] = ((rrep or {}).get("verify") or {}).get("result")
     if rstatus != 0 or rec["retry_verify"] != "identical":
         return "RETRY-FAILED", rec, retry
@@ -118,6 +138,8 @@ def main():
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--hang-s", type=int, default=30)
+    ap.add_argument("--skip-known-bugs", action="store_true",
+                    help="never draw a damage that hits a known, open bug")
     opts = ap.parse_args()
     os.makedirs(opts.run_dir, exist_ok=True)
     seed = opts.seed if opts.seed is not None else random.randrange(1 << 32)
