@@ -8,7 +8,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wire_proxy import Target, scan_return_path, scan_stream  # noqa: E402
+from wire_proxy import Target, partial_prefix, scan_return_path, scan_stream  # noqa: E402
 
 failed = 0
 
@@ -91,6 +91,11 @@ for sub, spans in where.items():
             else:
                 ok = ok and cut and s < len(out) < e and out == data[:len(out)]
             check(f"{op} {sub} #{nth}: {t.done}", ok)
+
+# only a tail that may begin a message is held back
+check("tail: the start of a ping is held", partial_prefix(b"abc\x08\x00\x02") == 3)
+check("tail: the start of a discard is held", partial_prefix(b"abc\x08\x00") == 2)
+check("tail: anything else goes out", partial_prefix(b"abc\x08\x01") == 0)
 
 # return path: be16 type, be16 length, payload
 rp = (struct.pack(">HH", 2, 4) + struct.pack(">I", 1) +            # stock pong

@@ -23,6 +23,7 @@ The stream is scanned, not parsed: a match must have every field right
 guest pages that happen to hold the bytes are not mistaken for one.
 """
 import random
+import select
 import socket
 import struct
 import threading
@@ -36,6 +37,7 @@ OPS = ["flip", "truncate", "duplicate", "drop"]
 PING_PREFIX = b"\x08\x00\x02\x00\x04M"
 DISCARD_PREFIX = b"\x08\x00\x06"
 CHUNK = 1 << 20
+IDLE_FLUSH_S = 0.05
 
 
 class Target:
@@ -75,6 +77,15 @@ class Target:
         return new_end, cut
 
 
+def partial_prefix(buf):
+    """Length of the longest tail of buf that is a proper prefix of a
+    message's first bytes."""
+    for k in range(len(PING_PREFIX) - 1, 0, -1):
+        if buf.endswith(PING_PREFIX[:k]) or buf.endswith(DISCARD_PREFIX[:k]):
+            return k
+    return 0
+
+
 def scan_stream(buf, pos, target, state):
     """Scans buf from pos for the source's messages. Returns (safe, cut):
     bytes before safe may be forwarded; cut, if set, ends the stream."""
@@ -83,8 +94,8 @@ def scan_stream(buf, pos, target, state):
         d = buf.find(DISCARD_PREFIX, pos)
         cands = [x for x in (p, d) if x >= 0]
         if not cands:
-            # a prefix may straddle the end: hold back its length
-            return max(pos, len(buf) - 16), None
+            # hold back only a tail that may begin a message
+            return max(pos, len(buf) - partial_prefix(buf)), None
         i = min(cands)
         if i == p:
             if len(buf) < i + 9:
@@ -184,8 +195,15 @@ class Proxy:
 
     def _pump(self, src, dst, scan):
         buf, pos = bytearray(), 0
+        # A sender that waits for an answer sends nothing more: bytes held
+        # back for a message that may straddle chunks go out once the
+        # line is idle (such a message is then passed undamaged).
         try:
             while True:
+                if buf and not select.select([src], [], [], IDLE_FLUSH_S)[0]:
+                    dst.sendall(buf)
+                    buf = bytearray()
+                    continue
                 data = src.recv(CHUNK)
                 if not data:
                     break
