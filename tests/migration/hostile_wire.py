@@ -170,7 +170,7 @@ def main():
                 break
             src = nxt
     finally:
-        src.stop()
+        Vm.stop_all()
     bad = sum(n for c in counts.values() for o, n in c.items() if o not in ALLOWED)
     print(f"hostile-wire: {'PASS' if not bad else 'FAIL'}: {len(records)} trials in "
           f"{time.monotonic() - t0:.0f} s, {bad} with a forbidden outcome")

@@ -62,6 +62,8 @@ class Qmp:
 
 
 class Vm:
+    instances = []  # every QEMU started, so that none outlives its harness
+
     def __init__(self, opts, run_dir, name, incoming):
         self.name = name
         self.drv_sock = os.path.join(run_dir, f"{name}-drv.sock")
@@ -87,6 +89,8 @@ class Vm:
         with open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=subprocess.STDOUT)
+        self.qmp = None
+        Vm.instances.append(self)
         self.qmp = Qmp(self.own_sock)
 
     def rss_kib(self):
@@ -99,10 +103,16 @@ class Vm:
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
+    @classmethod
+    def stop_all(cls):
+        for vm in cls.instances:
+            vm.stop()
+
     def stop(self):
         if self.proc.poll() is None:
             try:
-                self.qmp.cmd("quit")
+                if self.qmp:
+                    self.qmp.cmd("quit")
             except (RuntimeError, OSError):
                 pass
             try:
@@ -110,7 +120,8 @@ class Vm:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.qmp.close()
+        if self.qmp:
+            self.qmp.close()
 
 
 def free_port():

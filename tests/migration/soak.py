@@ -129,7 +129,7 @@ def main():
                 stop_reason = f"hop {k} failed"
                 break
     finally:
-        src.stop()
+        Vm.stop_all()
     errors = judge(hops) if hops else ["no hop ran"]
     verdict = "PASS" if not errors and not stop_reason else "FAIL"
     print(f"soak: {verdict}: {len(hops)} hops in {time.monotonic() - t0:.0f} s")
