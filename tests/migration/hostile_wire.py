@@ -27,7 +27,7 @@ import sys
 import time
 
 from qemu_pair import Vm, argument_parser, free_port, run_driver
-from wire_proxy import KINDS, Proxy, random_target
+from wire_proxy import KINDS, OPS, Proxy, Target, random_target
 
 # what an error line must mention to name the damaged message
 NAMES = {
@@ -46,23 +46,12 @@ def error_lines(path):
         return []
 
 
-# Open bug (issue 16): the destination echoes the ack ping even when a
-# bitmap never arrived, so a dropped bitmap of a block with dirty pages
-# (pc.ram, the first) goes unnoticed; postcopy then meets pages the
-# destination still holds (UFFDIO_COPY: EEXIST) and stops, both sides
-# paused. --skip-known-bugs draws another damage instead, and says so.
-def known_bug(target):
-    return target.subtype in ("prediscard", "discard") and target.nth == 0 and \
-        target.op == "drop"
-
-
 def trial(opts, k, src, kind, rng):
     """Returns (outcome, record, the source for the next trial)."""
     target = random_target(kind, rng)
-    while opts.skip_known_bugs and known_bug(target):
-        print(f"     KNOWN BUG, not drawn: dropping {target.subtype} #0 (pc.ram) leaves "
-              "postcopy stuck (issue 16)", flush=True)
-        target = random_target(kind, rng)
+    if opts.damage:
+        subtype, nth, op = opts.damage.split(":")
+        target = Target(subtype, int(nth), op, rng)
     rec = {"trial": k, "kind": kind, "subtype": target.subtype, "nth": target.nth,
            "op": target.op}
     dst = Vm(opts, opts.run_dir, f"t{k:03d}", True)
@@ -138,9 +127,17 @@ def main():
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--hang-s", type=int, default=30)
-    ap.add_argument("--skip-known-bugs", action="store_true",
-                    help="never draw a damage that hits a known, open bug")
+    ap.add_argument("--damage", metavar="SUBTYPE:N:OP",
+                    help="damage this message in every trial instead of a random one, "
+                    "e.g. prediscard:0:drop (to reproduce one)")
     opts = ap.parse_args()
+    if opts.damage:
+        parts = opts.damage.split(":")
+        subtypes = [t for ts in KINDS.values() for t in ts]
+        if len(parts) != 3 or parts[0] not in subtypes or not parts[1].isdigit() \
+                or parts[2] not in OPS:
+            ap.error(f"--damage {opts.damage}: expected SUBTYPE:N:OP, SUBTYPE one of "
+                     f"{', '.join(subtypes)}, OP one of {', '.join(OPS)}")
     os.makedirs(opts.run_dir, exist_ok=True)
     seed = opts.seed if opts.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
