@@ -680,10 +680,24 @@ static gboolean wait_both_status(Driver *d, const char *want, double timeout_s, 
 /* Both sides still paused this long after migrate resume=true: it failed */
 #define RECOVER_STUCK_S 5.0
 
-/* migrate-recover on a free port of the destination; the URI, or NULL */
+/*
+ * migrate-recover on --dst-recover-uri, or on a free port of the
+ * destination; the URI, or NULL
+ */
 static char *start_recover(Driver *d, GError **error)
 {
     g_autoptr(GError) last = NULL;
+
+    if (d->cfg->dst_recover_uri) {
+        g_autoptr(JsonObject) args = json_object_new();
+
+        json_object_set_string_member(args, "uri", d->cfg->dst_recover_uri);
+        if (!vm_cmd_simple(d->dst, "migrate-recover", args, error)) {
+            g_prefix_error(error, "migrate-recover: ");
+            return NULL;
+        }
+        return g_strdup(d->cfg->dst_recover_uri);
+    }
 
     for (int i = 0; i < INCOMING_BIND_ATTEMPTS; i++) {
         g_autoptr(JsonObject) args = json_object_new();
@@ -790,10 +804,12 @@ static gboolean postcopy_pause_and_recover(Driver *d, MigAttempt *a, gint64 t0, 
         }
         g_free(d->incoming_uri);
         d->incoming_uri = uri;
-        json_object_set_string_member(args, "uri", uri);
+        json_object_set_string_member(args, "uri",
+                                      d->cfg->src_recover_uri ? d->cfg->src_recover_uri : uri);
         json_object_set_boolean_member(args, "resume", TRUE);
-        drv_log("recovery %d: migrate-recover on %s; migrate resume=true",
-                a->recover_attempts, uri);
+        drv_log("recovery %d: migrate-recover on %s; migrate resume=true%s%s",
+                a->recover_attempts, uri, d->cfg->src_recover_uri ? " to " : "",
+                d->cfg->src_recover_uri ? d->cfg->src_recover_uri : "");
         if (!vm_cmd_simple(d->src, "migrate", args, error) ||
             !wait_recover_outcome(d, &resumed, error)) {
             return FALSE;

@@ -165,9 +165,10 @@ static gboolean validate_external(Config *cfg, GError **error)
 {
     cfg->external = cfg->src_qmp || cfg->dst_qmp || cfg->dst_uri;
     if (!cfg->external) {
-        if (cfg->src_serial || cfg->dst_serial || cfg->src_uri) {
-            return usage_error(error, "--src-serial, --dst-serial and --src-uri only apply with "
-                               "--src-qmp/--dst-qmp");
+        if (cfg->src_serial || cfg->dst_serial || cfg->src_uri || cfg->dst_recover_uri ||
+            cfg->src_recover_uri) {
+            return usage_error(error, "--src-serial, --dst-serial, --src-uri and the "
+                               "--*-recover-uri options only apply with --src-qmp/--dst-qmp");
         }
         return TRUE;
     }
@@ -179,10 +180,22 @@ static gboolean validate_external(Config *cfg, GError **error)
         return usage_error(error, "guest options (--qemu, --kernel, --bootblock, --plugin, ...) "
                            "cannot be used with already running QEMUs (--src-qmp)");
     }
-    if (cfg->scenario == SCENARIO_KILL_DST || cfg->scenario == SCENARIO_DST_REJECTS ||
-        cfg->scenario == SCENARIO_POSTCOPY_PAUSE) {
+    if (cfg->scenario == SCENARIO_KILL_DST || cfg->scenario == SCENARIO_DST_REJECTS) {
         return usage_error(error, "--scenario %s needs a destination started by the driver",
                            scenario_name(cfg->scenario));
+    }
+    /* The driver cannot know which port of a destination elsewhere is free */
+    if (cfg->scenario == SCENARIO_POSTCOPY_PAUSE && !cfg->dst_recover_uri) {
+        return usage_error(error, "--scenario postcopy-pause with running QEMUs needs "
+                           "--dst-recover-uri");
+    }
+    if (cfg->scenario != SCENARIO_POSTCOPY_PAUSE &&
+        (cfg->dst_recover_uri || cfg->src_recover_uri)) {
+        return usage_error(error, "--dst-recover-uri and --src-recover-uri only apply with "
+                           "--scenario postcopy-pause");
+    }
+    if (cfg->src_recover_uri && !cfg->dst_recover_uri) {
+        return usage_error(error, "--src-recover-uri needs --dst-recover-uri");
     }
     /* A retry needs a fresh destination, which we cannot start. */
     cfg->no_retry = TRUE;
@@ -432,6 +445,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "Migration URI of that destination, e.g. tcp:127.0.0.1:4444", "URI" },
         { "src-uri", 0, 0, G_OPTION_ARG_STRING, &cfg->src_uri,
           "URI the source migrates to, if not --dst-uri: e.g. a proxy in front of it", "URI" },
+        { "dst-recover-uri", 0, 0, G_OPTION_ARG_STRING, &cfg->dst_recover_uri,
+          "postcopy-pause: the URI the destination's migrate-recover listens on", "URI" },
+        { "src-recover-uri", 0, 0, G_OPTION_ARG_STRING, &cfg->src_recover_uri,
+          "postcopy-pause: where the source resumes to, if not --dst-recover-uri", "URI" },
         { "src-serial", 0, 0, G_OPTION_ARG_FILENAME, &cfg->src_serial,
           "Serial log of the running source (enables the guest checks)", "FILE" },
         { "dst-serial", 0, 0, G_OPTION_ARG_FILENAME, &cfg->dst_serial,
@@ -587,6 +604,8 @@ void config_clear(Config *cfg)
     g_free(cfg->dst_qmp);
     g_free(cfg->dst_uri);
     g_free(cfg->src_uri);
+    g_free(cfg->dst_recover_uri);
+    g_free(cfg->src_recover_uri);
     g_free(cfg->src_serial);
     g_free(cfg->dst_serial);
     g_free(cfg->wait_serial);

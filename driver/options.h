@@ -37,6 +37,8 @@ typedef struct {
     char *dst_qmp;
     char *dst_uri;
     char *src_uri;           /* where the source sends, if not dst_uri (a proxy) */
+    char *dst_recover_uri;   /* external postcopy-pause: migrate-recover's URI */
+    char *src_recover_uri;   /* where the source resumes to, if not that */
     char *src_serial;
     char *dst_serial;
     gboolean external;

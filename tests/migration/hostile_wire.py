@@ -10,9 +10,13 @@ both sides. Allowed outcomes:
               destination without the proxy completed byte-identical
               (counted apart: whether the QEMUs' error lines name the
               damaged message).
+  recovered   (receive bitmaps, sent only when a paused postcopy resumes)
+              the damaged recovery failed with both sides paused again,
+              and the next migrate-recover completed byte-identical.
 Never allowed: a QEMU killed by a signal (crash), an attempt not ended
 after --hang-s (hang), a completed migration with different memory, a
-source that stopped running, or a failed retry. The guest runs on: each
+source that stopped running, a failed retry, or a failed recovery
+(the guest ran on the destination by then). The guest runs on: each
 trial's destination becomes the next one's source.
 Prints one line per trial and counts per kind and outcome; --json writes
 them all. Exit status 0 when no trial had a forbidden outcome.
@@ -34,16 +38,27 @@ NAMES = {
     "ping": r"PING|PONG|ping|pong|migration-accel|accelerator|return path|RP",
     "discard": r"DISCARD|discard",
     "prediscard": r"DISCARD|discard",
+    "recvbitmap": r"receive bitmap|RECV_BITMAP|recv.?bitmap|bitmap",
 }
-ALLOWED = ("completed", "refused-named", "refused-unnamed", "untouched")
+ALLOWED = ("completed", "refused-named", "refused-unnamed", "recovered-named",
+           "recovered-unnamed", "untouched")
 
 
-def error_lines(path):
+def error_lines(path, since=0):
+    """The lines of a QEMU's stderr from byte offset since on."""
     try:
         with open(path, errors="replace") as f:
+            f.seek(since)
             return [line.strip() for line in f if line.strip()]
     except OSError:
         return []
+
+
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def trial(opts, k, src, kind, rng):
@@ -54,6 +69,9 @@ def trial(opts, k, src, kind, rng):
         target = Target(subtype, int(nth), op, rng)
     rec = {"trial": k, "kind": kind, "subtype": target.subtype, "nth": target.nth,
            "op": target.op}
+    if kind == "recvbitmap":
+        return trial_recovery(opts, k, src, kind, target, rec)
+    src_log_at = log_size(src.stderr_path)
     dst = Vm(opts, opts.run_dir, f"t{k:03d}", True)
     port = free_port()
     proxy = Proxy(port, target)
@@ -76,9 +94,9 @@ def trial(opts, k, src, kind, rng):
     dst_rc, src_rc = dst.proc.poll(), src.proc.poll()
     rec["dst_exit"], rec["src_exit"] = dst_rc, src_rc
     # the first error lines of each side: what it said when it refused
-    rec["dst_errors"] = error_lines(dst.stderr_path)[:3]
-    rec["src_errors"] = [line for line in error_lines(src.stderr_path)
-                         if "INFO" not in line][-3:]
+    rec["dst_errors"] = error_lines(dst.stderr_path)[:6]
+    rec["src_errors"] = [line for line in error_lines(src.stderr_path, src_log_at)
+                         if "INFO" not in line][:6]
     rec["errors"] = rec["dst_errors"] + rec["src_errors"]
     if (dst_rc is not None and dst_rc < 0) or (src_rc is not None and src_rc < 0):
         return "CRASH", rec, None
@@ -121,6 +139,65 @@ def trial(opts, k, src, kind, rng):
     return ("refused-named" if named else "refused-unnamed"), rec, retry
 
 
+def dst_log(opts, k):
+    return os.path.join(opts.run_dir, f"t{k:03d}-driver.log")
+
+
+def trial_recovery(opts, k, src, kind, target, rec):
+    """The receive bitmaps only travel in a postcopy recovery: pause the
+    migration in postcopy, then resume it through the proxy. The guest
+    runs on the destination by then, so there is nothing to refuse to: a
+    damaged recovery must fail with both sides paused again, and the
+    driver's next migrate-recover (through the proxy, now passing
+    everything) must complete byte-identical."""
+    src_log_at = log_size(src.stderr_path)
+    dst = Vm(opts, opts.run_dir, f"t{k:03d}", True)
+    recover_port = free_port()
+    proxy = Proxy(recover_port, target)
+    t0 = time.monotonic()
+    status, rep = run_driver(opts, src, dst, opts.run_dir, f"t{k:03d}",
+                             ["--verify", "--post-run", "3", "--warmup", "0.5",
+                              "--migrate-timeout", str(opts.hang_s),
+                              "--scenario", "postcopy-pause", "--after", "0.3",
+                              "--param", "max-postcopy-bandwidth=20971520",
+                              # postcopy must start: no precopy completion
+                              "--downtime-limit", "1",
+                              "--dst-recover-uri", f"tcp:127.0.0.1:{recover_port}",
+                              "--src-recover-uri", f"tcp:127.0.0.1:{proxy.port}"])
+    rec["seconds"] = round(time.monotonic() - t0, 1)
+    proxy.stop()
+    rec["damage"] = target.done
+    att = ((rep or {}).get("attempts") or [{}])[-1]
+    rec["status"] = att.get("status")
+    rec["recover_attempts"] = att.get("postcopy_recover_attempts")
+    rec["paused_s"] = att.get("postcopy_paused_s")
+    rec["verify"] = ((rep or {}).get("verify") or {}).get("result")
+    dst_rc, src_rc = dst.proc.poll(), src.proc.poll()
+    rec["dst_exit"], rec["src_exit"] = dst_rc, src_rc
+    rec["dst_errors"] = error_lines(dst.stderr_path)[:6]
+    rec["src_errors"] = [line for line in error_lines(src.stderr_path, src_log_at)
+                         if "INFO" not in line][:6]
+    rec["errors"] = rec["dst_errors"] + rec["src_errors"]
+    if (dst_rc is not None and dst_rc < 0) or (src_rc is not None and src_rc < 0):
+        return "CRASH", rec, None
+    # the time from the pause until postcopy ran again: the recovery's own
+    if rec["status"] != "completed" or (rec["paused_s"] or 0) >= opts.hang_s:
+        if status != 0 and "60 s after" in open(dst_log(opts, k)).read() or \
+                (rec["paused_s"] or 0) >= opts.hang_s:
+            return "HANG", rec, None
+        # the guest ran on the destination: a failed recovery lost it
+        return "RECOVERY-FAILED", rec, None
+    if rec["verify"] != "identical" or status != 0:
+        return "DIFFERENT" if rec["verify"] == "mismatch" else "CHECK-FAILED", rec, dst
+    src.stop()
+    if not target.done:
+        return "untouched", rec, dst
+    if (rec["recover_attempts"] or 0) <= 1:
+        return "completed", rec, dst
+    named = any(re.search(NAMES[kind], e) for e in rec["errors"])
+    return ("recovered-named" if named else "recovered-unnamed"), rec, dst
+
+
 def main():
     ap = argument_parser(__doc__, mem="1G", hot_mb=64)
     ap.add_argument("--trials", type=int, default=100, help="per kind")
@@ -129,15 +206,15 @@ def main():
     ap.add_argument("--hang-s", type=int, default=30)
     ap.add_argument("--damage", metavar="SUBTYPE:N:OP",
                     help="damage this message in every trial instead of a random one, "
-                    "e.g. prediscard:0:drop (to reproduce one)")
+                    "e.g. prediscard:0:drop or hello-ask:0:flip@4^0xd5 (to reproduce one)")
     opts = ap.parse_args()
     if opts.damage:
         parts = opts.damage.split(":")
         subtypes = [t for ts in KINDS.values() for t in ts]
         if len(parts) != 3 or parts[0] not in subtypes or not parts[1].isdigit() \
-                or parts[2] not in OPS:
+                or not (parts[2] in OPS or re.fullmatch(r"flip@\d+\^(0x)?[0-9a-f]+", parts[2])):
             ap.error(f"--damage {opts.damage}: expected SUBTYPE:N:OP, SUBTYPE one of "
-                     f"{', '.join(subtypes)}, OP one of {', '.join(OPS)}")
+                     f"{', '.join(subtypes)}, OP one of {', '.join(OPS)} or flip@BYTE^MASK")
     os.makedirs(opts.run_dir, exist_ok=True)
     seed = opts.seed if opts.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)

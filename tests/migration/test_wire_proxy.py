@@ -112,5 +112,33 @@ buf = bytearray(rp[:10])  # half a message: held back
 safe, cut = scan_return_path(buf, t)
 check("return path: a partial message is held back", safe == 8 and t.done is None)
 
+# a receive bitmap: the message, then be64 size, the encoding, the end mark
+def recv_bitmap(name, enc, compressed=True):
+    size = len(enc) | (1 << 63 if compressed else 0)
+    return (struct.pack(">HHB", 5, len(name) + 1, len(name)) + name +
+            struct.pack(">Q", size) + enc + struct.pack(">Q", 0x0123456789abcdef))
+
+
+rb = (recv_bitmap(b"pc.ram", b"MABM" + b"\x01" * 40) +
+      recv_bitmap(b"vga.vram", b"\xff" * 16, compressed=False) +  # stock: not ours
+      recv_bitmap(b"pc.bios", b"MABM\x02\x03") +
+      struct.pack(">HH", 6, 4) + struct.pack(">I", 1))            # resume ack
+first = len(recv_bitmap(b"pc.ram", b"MABM" + b"\x01" * 40))
+bios = len(recv_bitmap(b"pc.bios", b"MABM\x02\x03"))
+for op in ("drop", "duplicate", "flip"):
+    t = Target("recv-bitmap", 1, op, random.Random(1))
+    buf = bytearray(rb)
+    safe, cut = scan_return_path(buf, t)
+    want = {"drop": rb[:-bios - 8] + rb[-8:],
+            "duplicate": rb[:-8] + rb[-bios - 8:-8] + rb[-8:]}.get(op)
+    ok = safe == len(buf) and t.seen == {"recv-bitmap": 2} and "pc.bios" in (t.done or "")
+    ok = ok and (bytes(buf) == want if want else
+                 sum(a != b for a, b in zip(buf, rb)) == 1 and len(buf) == len(rb))
+    check(f"return path: recv-bitmap #1 {op}: {t.done}", ok)
+t = Target("recv-bitmap", 0, "flip", random.Random(0))
+buf = bytearray(rb[:first - 3])  # the end mark not yet here: held back
+safe, cut = scan_return_path(buf, t)
+check("return path: a partial receive bitmap is held back", safe == 0 and t.done is None)
+
 print(f"{failed} check(s) failed" if failed else "all checks passed")
 sys.exit(1 if failed else 0)

@@ -17,7 +17,12 @@ The messages (docs/switchover.md, patches 0007/0009 of the 10.0 series):
                 discard of the switchover
   return path, be16 type, be16 length:
     hello-answer MIG_RP_MSG_PONG (2), be32 0x6d61xxxx ("ma" | features)
-    ack-pong     MIG_RP_MSG_PONG (2), be32 0x4d42xxxx (the ack-ping echoed)
+    ack-pong     MIG_RP_MSG_PONG (2), be32 0x4d42xxxx (the ack-ping echoed,
+                 or "MN": a NAK)
+    recv-bitmap  MIG_RP_MSG_RECV_BITMAP (5): u8 n, name; then, outside the
+                 message, be64 (1 << 63 | enc_len), enc_len bytes of MABM,
+                 be64 end mark: one per RAM block, on the connection of a
+                 postcopy recovery
 The stream is scanned, not parsed: a match must have every field right
 (command, length, magic, the name's terminator, the bitmap's "MABM"), so
 guest pages that happen to hold the bytes are not mistaken for one.
@@ -32,6 +37,7 @@ KINDS = {
     "ping": ["hello-ask", "hello-answer", "ack-ping", "ack-pong"],
     "discard": ["discard"],
     "prediscard": ["prediscard"],
+    "recvbitmap": ["recv-bitmap"],
 }
 OPS = ["flip", "truncate", "duplicate", "drop"]
 PING_PREFIX = b"\x08\x00\x02\x00\x04M"
@@ -58,9 +64,11 @@ class Target:
             return end, None
         size = end - start
         new_end, cut = end, None
-        if self.op == "flip":
+        if self.op.startswith("flip"):
             at = self.rng.randrange(size)
             mask = self.rng.randrange(1, 256)
+            if self.op != "flip":  # flip@AT^MASK: reproduce a given flip
+                at, mask = (int(x, 0) for x in self.op[5:].split("^"))
             buf[start + at] ^= mask
             what = f"flipped byte {at} of {size} (xor 0x{mask:02x})"
         elif self.op == "drop":
@@ -146,9 +154,23 @@ def scan_return_path(buf, target):
             break
         if mtype == 2 and length == 4:
             magic = bytes(buf[pos + 4:pos + 6])
-            sub = {b"ma": "hello-answer", b"MB": "ack-pong"}.get(magic)
+            sub = {b"ma": "hello-answer", b"MB": "ack-pong", b"MN": "ack-pong"}.get(magic)
             if sub:
                 end, cut = target.offer(sub, buf, pos, end)
+                if cut is not None:
+                    return cut, cut
+        elif mtype == 5 and length >= 2 and length == buf[pos + 4] + 1:
+            # the bitmap follows the message: take both as one
+            if len(buf) < end + 8:
+                break
+            (size,) = struct.unpack_from(">Q", buf, end)
+            compressed = size >> 63
+            end += 8 + (size & ~(1 << 63)) + 8
+            if len(buf) < end:
+                break
+            if compressed and buf[pos + 4 + length + 8:pos + 4 + length + 12] == b"MABM":
+                name = bytes(buf[pos + 5:pos + 4 + length]).decode(errors="replace")
+                end, cut = target.offer("recv-bitmap", buf, pos, end, f"('{name}')")
                 if cut is not None:
                     return cut, cut
         pos = end
@@ -228,12 +250,16 @@ class Proxy:
             self._close_all()
 
     def _close_all(self):
+        # Closed, not only shut down: a peer that keeps sending must get
+        # the reset a closed endpoint sends, as over a real network, not a
+        # window that never opens again
         with self.lock:
             for x in self.conns:
                 try:
                     x.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                x.close()
 
     def stop(self):
         self.lsock.close()
