@@ -194,9 +194,6 @@ static gboolean validate_external(Config *cfg, GError **error)
         return usage_error(error, "--dst-recover-uri and --src-recover-uri only apply with "
                            "--scenario postcopy-pause");
     }
-    if (cfg->src_recover_uri && !cfg->dst_recover_uri) {
-        return usage_error(error, "--src-recover-uri needs --dst-recover-uri");
-    }
     /* A retry needs a fresh destination, which we cannot start. */
     cfg->no_retry = TRUE;
     if (cfg->src_serial && !cfg->wait_serial) {

@@ -37,8 +37,17 @@ expect_refusal "unload with --no-retry" 2 "--unload-before-retry and --no-retry 
     --plugin /x.so --unload-before-retry --scenario cancel --no-retry
 expect_refusal "unload with no plugin on the source" 2 "needs the accelerator on the source" \
     --plugin /x.so --unload-before-retry --scenario cancel --src-no-plugin
-expect_refusal "src-uri without running QEMUs" 2 "--src-uri only apply with" \
+expect_refusal "src-uri without running QEMUs" 2 "--src-uri and the --*-recover-uri options only apply with" \
     --src-uri tcp:127.0.0.1:1
+expect_refusal "recover URI without running QEMUs" 2 "--*-recover-uri options only apply with" \
+    --dst-recover-uri tcp:127.0.0.1:1
+running=(--src-qmp /nonexistent/src.sock --dst-qmp /nonexistent/dst.sock --dst-uri tcp:127.0.0.1:1)
+expect_refusal "postcopy-pause of running QEMUs without a recover URI" 2 \
+    "--scenario postcopy-pause with running QEMUs needs --dst-recover-uri" \
+    "${running[@]}" --scenario postcopy-pause
+expect_refusal "recover URI without postcopy-pause" 2 \
+    "--dst-recover-uri and --src-recover-uri only apply with --scenario postcopy-pause" \
+    "${running[@]}" --src-recover-uri tcp:127.0.0.1:2
 expect_refusal "bad bandwidth" 2 "--max-bandwidth 'fast'" --max-bandwidth fast
 expect_refusal "negative postcopy delay" 2 "--postcopy-after must be >= 0" --postcopy-after -1
 expect_refusal "postcopy with kill-dst" 2 "cannot be combined with --scenario kill-dst" \
