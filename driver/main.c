@@ -827,13 +827,14 @@ static gboolean postcopy_pause_and_recover(Driver *d, MigAttempt *a, gint64 t0, 
     return TRUE;
 }
 
-static void drain_events(Vm *vm)
+/* Both sides' QMP events go to the timeline as they come */
+static void collect_events(Driver *d)
 {
-    JsonObject *ev;
-
-    qmp_client_pump(vm->qmp, NULL);
-    while ((ev = qmp_client_pop_event(vm->qmp, NULL))) {
-        json_object_unref(ev);
+    if (d->src) {
+        timeline_collect(d->report->timeline, d->src->qmp, "src");
+    }
+    if (d->dst) {
+        timeline_collect(d->report->timeline, d->dst->qmp, "dst");
     }
 }
 
@@ -997,7 +998,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
                         cfg->migrate_timeout, status, qmp_get_int(qm, "ram.dirty-sync-count", 0));
             break;
         }
-        drain_events(d->src);
+        collect_events(d);
         if (!drv_sleep_ms(POLL_INTERVAL_MS, error)) {
             break;
         }
@@ -1660,6 +1661,15 @@ static void finish_net(Driver *d)
     netprobe_finish(d->net, &d->report->net);
     d->net = NULL;
     d->report->have_net = TRUE;
+    if (d->report->net.mac_moved_real_us) {
+        timeline_add(d->report->timeline, "net", "MAC moved", d->report->net.mac_moved_real_us);
+    }
+    if (d->report->net.gap_first_reply_real_us) {
+        timeline_add(d->report->timeline, "net", "last ping reply",
+                     d->report->net.gap_last_reply_real_us);
+        timeline_add(d->report->timeline, "net", "first ping reply",
+                     d->report->net.gap_first_reply_real_us);
+    }
     evaluate_net(d);
 }
 
@@ -1716,6 +1726,7 @@ int main(int argc, char **argv)
             scan_source_log(&d);  /* the guest's view may explain the failure */
         }
     }
+    collect_events(&d);
     finish_net(&d);
     cleanup(&d);
     report_add_timing(d.report, "total", (drv_now_us() - t0) / 1e6);

@@ -669,7 +669,8 @@ static double longest_gap(GArray *times, gint64 from, gint64 to, gint64 *gap_sta
 /* The longest interval between consecutive (sorted) arrivals that ends
  * within SWITCHOVER_WINDOW of @moved_us: the destination's first answers
  * come right after its announce teaches the bridge. */
-static double gap_ending_near(GArray *sorted, gint64 from, gint64 moved_us)
+static double gap_ending_near(GArray *sorted, gint64 from, gint64 moved_us,
+                              gint64 *gap_start, gint64 *gap_end)
 {
     gint64 prev = from, best = 0;
 
@@ -682,6 +683,8 @@ static double gap_ending_near(GArray *sorted, gint64 from, gint64 moved_us)
         if (t >= moved_us - SWITCHOVER_BEFORE_US && t <= moved_us + SWITCHOVER_AFTER_US &&
             t - prev > best) {
             best = t - prev;
+            *gap_start = prev;
+            *gap_end = t;
         }
         prev = t;
     }
@@ -774,8 +777,15 @@ void netprobe_finish(NetProbe *p, NetResult *out)
     out->switchover_gap_ms = -1;
     if (out->moved_to_dst) {
         gint64 moved_us = p->complete_us + (gint64)(out->moved_after_complete_ms * 1000);
+        gint64 real_minus_mono = g_get_real_time() - drv_now_us();
+        gint64 gap_start = 0, gap_end = 0;
 
-        out->switchover_gap_ms = gap_ending_near(replies, start, moved_us);
+        out->switchover_gap_ms = gap_ending_near(replies, start, moved_us, &gap_start, &gap_end);
+        out->mac_moved_real_us = moved_us + real_minus_mono;
+        if (gap_end) {
+            out->gap_last_reply_real_us = gap_start + real_minus_mono;
+            out->gap_first_reply_real_us = gap_end + real_minus_mono;
+        }
     }
     if (p->complete_us) {
         out->have_tap_window = tap_window(p->bridge, p->complete_us + G_USEC_PER_SEC,

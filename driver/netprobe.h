@@ -51,6 +51,11 @@ typedef struct {
     guint64 src_tap_packets;   /* sent by the bridge into each tap in that window */
     guint64 dst_tap_packets;
     gboolean completed;        /* a completion was marked */
+    /* the switchover gap's ends and the MAC's move, CLOCK_REALTIME (the
+     * QMP events' clock); 0 if unknown */
+    gint64 gap_last_reply_real_us;
+    gint64 gap_first_reply_real_us;
+    gint64 mac_moved_real_us;
 } NetResult;
 
 typedef struct NetProbe NetProbe;

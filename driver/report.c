@@ -30,6 +30,7 @@ Report *report_new(const Config *cfg)
     r->attempts = g_ptr_array_new_with_free_func((GDestroyNotify)attempt_free);
     r->timings = g_array_new(FALSE, FALSE, sizeof(ReportTiming));
     r->failures = g_ptr_array_new_with_free_func(g_free);
+    r->timeline = timeline_new();
     guestlog_stats_init(&r->src_during);
     guestlog_stats_init(&r->dst_after);
     guestlog_stats_init(&r->src_baseline);
@@ -56,6 +57,7 @@ void report_free(Report *r)
     threadcpu_window_clear(&r->vcpu_migration);
     g_free(r->guest_detail);
     netresult_clear(&r->net);
+    timeline_free(r->timeline);
     mem_compare_clear(&r->cmp);
     g_free(r->verify_error);
     g_array_unref(r->timings);
@@ -434,6 +436,7 @@ void report_print(Report *r, FILE *out)
     if (r->have_net) {
         print_net(out, r);
     }
+    timeline_print(r->timeline, out);
     if (r->verify != CHECK_SKIPPED || cfg->verify) {
         g_autofree char *line = report_verify_line(r);
 
@@ -892,6 +895,7 @@ static JsonNode *report_to_json(Report *r)
     add_guest(b, r);
     add_vcpu_threads(b, r);
     add_net(b, r);
+    timeline_add_json(r->timeline, b);
     add_verify(b, r);
     json_builder_set_member_name(b, "timings_s");
     json_builder_begin_object(b);

@@ -11,6 +11,7 @@
 #include "netprobe.h"
 #include "options.h"
 #include "threadcpu.h"
+#include "timeline.h"
 
 typedef enum {
     CHECK_SKIPPED,
@@ -75,6 +76,9 @@ typedef struct {
     /* --net-client-netns */
     gboolean have_net;
     NetResult net;
+
+    /* QMP events of both sides and the probe's marks, on the host clock */
+    Timeline *timeline;
 
     /* --verify */
     CheckState verify;

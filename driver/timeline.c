@@ -1,0 +1,202 @@
+#include "timeline.h"
+
+#include <string.h>
+
+typedef struct {
+    char *side;              /* "src", "dst", "net" */
+    char *what;              /* "STOP", "RESUME", "MIGRATION completed", ... */
+    gint64 real_us;          /* CLOCK_REALTIME */
+} TimelineEvent;
+
+struct Timeline {
+    GArray *events;          /* TimelineEvent, in arrival order per side */
+};
+
+/* What a reader wants to see of the switch, in the order it happens */
+static const struct {
+    const char *side;
+    const char *what;
+    const char *label;
+} marks[] = {
+    { "src", "STOP", "source vCPUs stop" },
+    { "src", "MIGRATION device", "source: device state" },
+    { "src", "MIGRATION postcopy-active", "source: postcopy started" },
+    { "dst", "MIGRATION postcopy-active", "destination: postcopy listening" },
+    { "dst", "RESUME", "destination vCPUs run" },
+    { "dst", "MIGRATION completed", "destination: loaded" },
+    { "src", "MIGRATION completed", "source: completed" },
+    { "net", "last ping reply", "last ping reply before" },
+    { "net", "MAC moved", "bridge moved the MAC" },
+    { "net", "first ping reply", "first ping reply after" },
+};
+
+static void event_clear(gpointer p)
+{
+    TimelineEvent *e = p;
+
+    g_free(e->side);
+    g_free(e->what);
+}
+
+Timeline *timeline_new(void)
+{
+    Timeline *t = g_new0(Timeline, 1);
+
+    t->events = g_array_new(FALSE, TRUE, sizeof(TimelineEvent));
+    g_array_set_clear_func(t->events, event_clear);
+    return t;
+}
+
+void timeline_free(Timeline *t)
+{
+    if (t) {
+        g_array_unref(t->events);
+        g_free(t);
+    }
+}
+
+void timeline_add(Timeline *t, const char *side, const char *what, gint64 real_us)
+{
+    TimelineEvent e = { g_strdup(side), g_strdup(what), real_us };
+
+    g_array_append_val(t->events, e);
+}
+
+void timeline_collect(Timeline *t, QmpClient *qmp, const char *side)
+{
+    JsonObject *ev;
+
+    if (!qmp) {
+        return;
+    }
+    qmp_client_pump(qmp, NULL);
+    while ((ev = qmp_client_pop_event(qmp, NULL))) {
+        const char *name = qmp_get_string(ev, "event", "?");
+        gint64 us = qmp_get_int(ev, "timestamp.seconds", 0) * G_USEC_PER_SEC +
+                    qmp_get_int(ev, "timestamp.microseconds", 0);
+        g_autofree char *what = NULL;
+
+        if (g_str_equal(name, "MIGRATION")) {
+            what = g_strdup_printf("MIGRATION %s", qmp_get_string(ev, "data.status", "?"));
+        } else {
+            what = g_strdup(name);
+        }
+        timeline_add(t, side, what, us);
+        json_object_unref(ev);
+    }
+}
+
+static const TimelineEvent *find_last(const Timeline *t, const char *side, const char *what,
+                                      gint64 before_us)
+{
+    const TimelineEvent *found = NULL;
+
+    for (guint i = 0; i < t->events->len; i++) {
+        const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
+
+        if (g_str_equal(e->side, side) && g_str_equal(e->what, what) &&
+            e->real_us <= before_us && (!found || e->real_us >= found->real_us)) {
+            found = e;
+        }
+    }
+    return found;
+}
+
+/*
+ * The source's stop for the switch: the last STOP before the source
+ * completed or went to postcopy (a cancelled attempt stops and resumes
+ * the source too)
+ */
+static const TimelineEvent *anchor(const Timeline *t)
+{
+    const TimelineEvent *end = find_last(t, "src", "MIGRATION postcopy-active", G_MAXINT64);
+
+    if (!end) {
+        end = find_last(t, "src", "MIGRATION completed", G_MAXINT64);
+    }
+    return end ? find_last(t, "src", "STOP", end->real_us) : NULL;
+}
+
+gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what, double *ms)
+{
+    const TimelineEvent *a = anchor(t);
+    const TimelineEvent *first = NULL;
+
+    if (!a) {
+        return FALSE;
+    }
+    for (guint i = 0; i < t->events->len; i++) {
+        const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
+
+        /* A ping reply before the stop still marks the gap's start */
+        gboolean before_ok = g_str_equal(side, "net");
+
+        if (g_str_equal(e->side, side) && g_str_equal(e->what, what) &&
+            (before_ok || e->real_us >= a->real_us) &&
+            (!first || e->real_us < first->real_us)) {
+            first = e;
+        }
+    }
+    if (!first) {
+        return FALSE;
+    }
+    *ms = (first->real_us - a->real_us) / 1000.0;
+    return TRUE;
+}
+
+void timeline_print(const Timeline *t, FILE *out)
+{
+    double ms;
+
+    if (!anchor(t)) {
+        return;
+    }
+    fprintf(out, "switchover timeline (ms from the source's vCPUs stopping, host clock):\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
+        if (timeline_mark_ms(t, marks[i].side, marks[i].what, &ms)) {
+            fprintf(out, "  %-27s %+9.1f\n", marks[i].label, ms);
+        }
+    }
+}
+
+void timeline_add_json(const Timeline *t, JsonBuilder *b)
+{
+    const TimelineEvent *a = anchor(t);
+    double ms;
+
+    json_builder_set_member_name(b, "timeline");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "anchor_real_us");
+    if (a) {
+        json_builder_add_int_value(b, a->real_us);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "marks_ms");
+    json_builder_begin_object(b);
+    for (size_t i = 0; a && i < G_N_ELEMENTS(marks); i++) {
+        if (timeline_mark_ms(t, marks[i].side, marks[i].what, &ms)) {
+            g_autofree char *key = g_strdup_printf("%s %s", marks[i].side, marks[i].what);
+
+            json_builder_set_member_name(b, key);
+            json_builder_add_double_value(b, ms);
+        }
+    }
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "events");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < t->events->len; i++) {
+        const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "side");
+        json_builder_add_string_value(b, e->side);
+        json_builder_set_member_name(b, "event");
+        json_builder_add_string_value(b, e->what);
+        json_builder_set_member_name(b, "real_us");
+        json_builder_add_int_value(b, e->real_us);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+}

@@ -1,0 +1,34 @@
+/*
+ * The switchover on one clock.  Both QEMUs stamp their QMP events with the
+ * host's CLOCK_REALTIME, and the network probe's marks are converted to it,
+ * so the stop, the destination's start and the first ping reply after the
+ * switch line up without guessing at transport delays.
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include <json-glib/json-glib.h>
+
+#include "qmp.h"
+
+typedef struct Timeline Timeline;
+
+Timeline *timeline_new(void);
+void timeline_free(Timeline *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Timeline, timeline_free)
+
+/* Takes every queued QMP event of @qmp, recording it as coming from @side. */
+void timeline_collect(Timeline *t, QmpClient *qmp, const char *side);
+/* A mark of the driver's own at @real_us (CLOCK_REALTIME), e.g. "net". */
+void timeline_add(Timeline *t, const char *side, const char *what, gint64 real_us);
+
+/*
+ * Milliseconds from the source's vCPUs stopping for the switch to the
+ * first @side event named @what after it; FALSE if either is missing.
+ */
+gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what, double *ms);
+/* The switchover's marks, one row each; nothing without a switch. */
+void timeline_print(const Timeline *t, FILE *out);
+/* "timeline": {"anchor": ..., "marks_ms": {...}, "events": [...]}. */
+void timeline_add_json(const Timeline *t, JsonBuilder *b);
