@@ -1,5 +1,6 @@
 #include "timeline.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -103,23 +104,30 @@ static const TimelineEvent *find_last(const Timeline *t, const char *side, const
 }
 
 /*
- * The source's stop for the switch: the last STOP before the source
- * completed or went to postcopy (a cancelled attempt stops and resumes
- * the source too)
+ * The source's stop for the switch: its first STOP after the final
+ * attempt's setup.  (7.2 announces postcopy-active before it stops the
+ * vCPUs, 10.0 after, so the status events cannot bound it.)
  */
 static const TimelineEvent *anchor(const Timeline *t)
 {
-    const TimelineEvent *end = find_last(t, "src", "MIGRATION postcopy-active", G_MAXINT64);
+    const TimelineEvent *setup = find_last(t, "src", "MIGRATION setup", G_MAXINT64);
+    const TimelineEvent *stop = NULL;
 
-    if (!end) {
-        end = find_last(t, "src", "MIGRATION completed", G_MAXINT64);
+    for (guint i = 0; setup && i < t->events->len; i++) {
+        const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
+
+        if (g_str_equal(e->side, "src") && g_str_equal(e->what, "STOP") &&
+            e->real_us >= setup->real_us && (!stop || e->real_us < stop->real_us)) {
+            stop = e;
+        }
     }
-    return end ? find_last(t, "src", "STOP", end->real_us) : NULL;
+    return stop;
 }
 
 gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what, double *ms)
 {
     const TimelineEvent *a = anchor(t);
+    const TimelineEvent *setup = find_last(t, "src", "MIGRATION setup", G_MAXINT64);
     const TimelineEvent *first = NULL;
 
     if (!a) {
@@ -128,11 +136,9 @@ gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what,
     for (guint i = 0; i < t->events->len; i++) {
         const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
 
-        /* A ping reply before the stop still marks the gap's start */
-        gboolean before_ok = g_str_equal(side, "net");
-
+        /* The final attempt's; the probe's marks are only about it */
         if (g_str_equal(e->side, side) && g_str_equal(e->what, what) &&
-            (before_ok || e->real_us >= a->real_us) &&
+            (g_str_equal(side, "net") || e->real_us >= setup->real_us) &&
             (!first || e->real_us < first->real_us)) {
             first = e;
         }
@@ -144,18 +150,36 @@ gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what,
     return TRUE;
 }
 
+typedef struct {
+    const char *label;
+    double ms;
+} Row;
+
+static gint row_cmp(gconstpointer a, gconstpointer b)
+{
+    const Row *x = a, *y = b;
+
+    return (x->ms > y->ms) - (x->ms < y->ms);
+}
+
 void timeline_print(const Timeline *t, FILE *out)
 {
-    double ms;
+    Row rows[G_N_ELEMENTS(marks)];
+    size_t n = 0;
 
     if (!anchor(t)) {
         return;
     }
-    fprintf(out, "switchover timeline (ms from the source's vCPUs stopping, host clock):\n");
     for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
-        if (timeline_mark_ms(t, marks[i].side, marks[i].what, &ms)) {
-            fprintf(out, "  %-27s %+9.1f\n", marks[i].label, ms);
+        if (timeline_mark_ms(t, marks[i].side, marks[i].what, &rows[n].ms)) {
+            rows[n++].label = marks[i].label;
         }
+    }
+    /* In the order things happened: that is the story of the switch */
+    qsort(rows, n, sizeof(rows[0]), row_cmp);
+    fprintf(out, "switchover timeline (ms from the source's vCPUs stopping, host clock):\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "  %-32s %+9.1f\n", rows[i].label, rows[i].ms);
     }
 }
 

@@ -220,6 +220,21 @@ status=0
 if [ "$status" = 0 ]; then
     ok "migration ($scenario, trace-install=$trace_mode, wp-granularity=$wp) completed, memory verified"
     # Did the mode do what it says? (cancel/kill-dst: the last attempt's figures)
+    if [ "$scenario" = busy ] || [ "$scenario" = bitmap-switchover ]; then
+        check_with_python "switchover timeline on the host clock" "$TEST_TMP/report.json" <<'EOPY'
+import json, sys
+marks = json.load(open(sys.argv[1]))["timeline"]["marks_ms"]
+want = ["src STOP", "src MIGRATION completed", "dst MIGRATION completed", "dst RESUME"]
+missing = [m for m in want if m not in marks]
+if missing:
+    print("missing marks: " + ", ".join(missing) + f" (have {sorted(marks)})")
+    sys.exit(1)
+bad = [m for m in want if marks[m] < 0]
+print("; ".join(f"{m} {marks[m]:+.1f} ms" for m in want) +
+      (f"; before the source stopped: {', '.join(bad)}" if bad else ""))
+sys.exit(1 if bad or marks["src STOP"] != 0 else 0)
+EOPY
+    fi
     if [ "$scenario" = uring-missing ]; then
         expect_contains "the source says why QEMU sent the stream itself" \
             "$TEST_TMP/run/src-stderr.log" "transport io_uring unavailable, using socket"
