@@ -250,12 +250,14 @@ class Proxy:
             self._close_all()
 
     def _close_all(self):
-        # Closed, not only shut down: a peer that keeps sending must get
-        # the reset a closed endpoint sends, as over a real network, not a
-        # window that never opens again
+        # Reset, not only shut down: a peer that keeps sending must learn
+        # at once that the connection is gone, as from a crashed endpoint.
+        # A FIN alone left the source's sends waiting on a zero window that
+        # the orphaned socket kept advertising for a minute.
         with self.lock:
             for x in self.conns:
                 try:
+                    x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     x.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
