@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile bytes on the wire, the short run: a few random trials per
-# message kind (hello/ack pings, pre-discard and discard bitmaps) through
+# message kind (hello/ack pings, pre-discard, discard and receive bitmaps) through
 # the damaging proxy (tests/migration/wire_proxy.py), every acceleration
 # on. Each must end byte-identical, or refused with the source running and
 # a retry byte-identical; never a crash, a hang or different memory.
