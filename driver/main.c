@@ -1222,6 +1222,8 @@ static void query_accel_stats(Driver *d)
     } else {
         r->accel_dst = query_stats(d->dst, &r->accel_dst_error);
     }
+    timeline_add_accel(r->timeline, "src", r->accel_src);
+    timeline_add_accel(r->timeline, "dst", r->accel_dst);
     if (r->accel_src_error) {
         drv_log("%s", r->accel_src_error);
     }

@@ -23,6 +23,8 @@ static const struct {
     { "src", "MIGRATION device", "source: device state" },
     { "src", "MIGRATION postcopy-active", "source: postcopy started" },
     { "dst", "MIGRATION postcopy-active", "destination: postcopy listening" },
+    { "src", "accel postcopy_discard begin", "source: discard sent" },
+    { "src", "accel postcopy_discard end", "destination applied the discard" },
     { "dst", "RESUME", "destination vCPUs run" },
     { "dst", "MIGRATION completed", "destination: loaded" },
     { "src", "MIGRATION completed", "source: completed" },
@@ -61,6 +63,34 @@ void timeline_add(Timeline *t, const char *side, const char *what, gint64 real_u
     TimelineEvent e = { g_strdup(side), g_strdup(what), real_us };
 
     g_array_append_val(t->events, e);
+}
+
+void timeline_add_accel(Timeline *t, const char *side, JsonNode *stats)
+{
+    static const char *const suffixes[] = { "_last_begin_real_us", "_last_end_real_us" };
+    static const char *const edges[] = { "begin", "end" };
+    g_autoptr(GList) names = NULL;
+    JsonObject *obj;
+
+    if (!stats || !JSON_NODE_HOLDS_OBJECT(stats)) {
+        return;
+    }
+    obj = json_node_get_object(stats);
+    names = json_object_get_members(obj);
+    for (GList *l = names; l; l = l->next) {
+        const char *name = l->data;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+            gint64 us = qmp_get_int(obj, name, 0);
+
+            if (us > 0 && g_str_has_suffix(name, suffixes[i])) {
+                g_autofree char *phase = g_strndup(name, strlen(name) - strlen(suffixes[i]));
+                g_autofree char *what = g_strdup_printf("accel %s %s", phase, edges[i]);
+
+                timeline_add(t, side, what, us);
+            }
+        }
+    }
 }
 
 void timeline_collect(Timeline *t, QmpClient *qmp, const char *side)

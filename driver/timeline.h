@@ -22,6 +22,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Timeline, timeline_free)
 void timeline_collect(Timeline *t, QmpClient *qmp, const char *side);
 /* A mark of the driver's own at @real_us (CLOCK_REALTIME), e.g. "net". */
 void timeline_add(Timeline *t, const char *side, const char *what, gint64 real_us);
+/*
+ * The accelerator's phases from its stats object (qom-get .../stats):
+ * each "<phase>_last_begin_real_us" / "_last_end_real_us" becomes the
+ * event "accel <phase> begin" / "end".
+ */
+void timeline_add_accel(Timeline *t, const char *side, JsonNode *stats);
 
 /*
  * Milliseconds from the source's vCPUs stopping for the switch to the

@@ -27,6 +27,14 @@ uint64_t migaccel_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t migaccel_real_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 const char *migaccel_event_name(MigAccelEvent event)
 {
     if ((unsigned)event >= MIGACCEL_EV__MAX || !event_names[event]) {
@@ -42,6 +50,8 @@ void migaccel_stats_reset_phases(MigAccelStats *stats)
         atomic_store_explicit(&p->calls, 0, memory_order_relaxed);
         atomic_store_explicit(&p->ns_total, 0, memory_order_relaxed);
         atomic_store_explicit(&p->ns_max, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->last_begin_real_us, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->last_end_real_us, 0, memory_order_relaxed);
     }
     atomic_store_explicit(&stats->sync_dirty_pages, 0, memory_order_relaxed);
     atomic_store_explicit(&stats->failed_phases, 0, memory_order_relaxed);
@@ -64,8 +74,11 @@ void migaccel_stats_event(MigAccelStats *stats, const MigAccelEventInfo *info,
     p = &stats->phase[info->event];
     if (info->edge == MIGACCEL_BEGIN) {
         atomic_store_explicit(&p->begin_ns, now_ns, memory_order_relaxed);
+        atomic_store_explicit(&p->last_begin_real_us, migaccel_real_us(),
+                              memory_order_relaxed);
         return;
     }
+    atomic_store_explicit(&p->last_end_real_us, migaccel_real_us(), memory_order_relaxed);
 
     uint64_t begin = atomic_load_explicit(&p->begin_ns, memory_order_relaxed);
     uint64_t elapsed = begin && now_ns > begin ? now_ns - begin : 0;
@@ -107,5 +120,9 @@ void migaccel_stats_foreach(MigAccelStats *stats, const MigAccelStatSink *sink)
         stat_number(sink, name, load_relaxed(&p->ns_total));
         snprintf(name, sizeof(name), "%s_ns_max", ev);
         stat_number(sink, name, load_relaxed(&p->ns_max));
+        snprintf(name, sizeof(name), "%s_last_begin_real_us", ev);
+        stat_number(sink, name, load_relaxed(&p->last_begin_real_us));
+        snprintf(name, sizeof(name), "%s_last_end_real_us", ev);
+        stat_number(sink, name, load_relaxed(&p->last_end_real_us));
     }
 }

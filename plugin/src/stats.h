@@ -19,6 +19,13 @@ typedef struct MigAccelPhaseStats {
     _Atomic uint64_t ns_max;
     /* BEGIN timestamp; one thread at a time runs a given phase */
     _Atomic uint64_t begin_ns;
+    /*
+     * The last BEGIN and END on the host's CLOCK_REALTIME, in µs: the
+     * clock of QMP's event timestamps, so a driver can put the phases on
+     * one timeline with both QEMUs' events
+     */
+    _Atomic uint64_t last_begin_real_us;
+    _Atomic uint64_t last_end_real_us;
 } MigAccelPhaseStats;
 
 typedef struct MigAccelStats {
@@ -32,6 +39,8 @@ typedef struct MigAccelStats {
 
 /* Monotonic clock in nanoseconds */
 uint64_t migaccel_now_ns(void);
+/* CLOCK_REALTIME in microseconds (QMP's event clock) */
+uint64_t migaccel_real_us(void);
 
 /*
  * Relaxed atomic counters: each is read untorn by stats_foreach() on the

@@ -270,12 +270,20 @@ static void test_stats_phases(void)
     g_assert_cmpuint(stat_of(t, "src_complete_calls"), ==, 1);
     g_assert_cmpuint(stat_of(t, "failed_phases"), ==, 1);
     g_assert_cmpuint(stat_of(t, "dst_complete_calls"), ==, 0);
-    /* 5 global counters + 3 per event */
-    g_assert_cmpuint(g_hash_table_size(t), ==, 5 + 3 * MIGACCEL_EV__MAX);
+    /* 5 global counters + 5 per event */
+    g_assert_cmpuint(g_hash_table_size(t), ==, 5 + 5 * MIGACCEL_EV__MAX);
+    /* The last edges on the host clock, for a timeline; none before one */
+    uint64_t sync_begin = stat_of(t, "sync_last_begin_real_us");
+    uint64_t sync_end = stat_of(t, "sync_last_end_real_us");
+    g_assert_cmpuint(sync_begin, >, 0);
+    g_assert_cmpuint(sync_end, >=, sync_begin);
+    g_assert_cmpuint(sync_end, <=, migaccel_real_us());
+    g_assert_cmpuint(stat_of(t, "dst_complete_last_end_real_us"), ==, 0);
 
     migaccel_stats_reset_phases(&stats);
     g_autoptr(GHashTable) t2 = stats_table(&stats);
     g_assert_cmpuint(stat_of(t2, "sync_calls"), ==, 0);
+    g_assert_cmpuint(stat_of(t2, "sync_last_end_real_us"), ==, 0);
     g_assert_cmpuint(stat_of(t2, "hook_calls"), ==, 7);
 }
 
