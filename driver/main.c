@@ -895,7 +895,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     gboolean converging = cfg->converge_after <= 0;
     gboolean ok = FALSE;
     const char *uri;
-    gint64 t0;
+    gint64 t0, real0;
     g_autoptr(ThreadCpuSnapshot) cpu0 = NULL;
     g_autoptr(ThreadCpuSnapshot) cpu1 = NULL;
 
@@ -905,6 +905,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     uri = cfg->src_uri ? cfg->src_uri : d->incoming_uri;
     json_object_set_string_member(args, "uri", uri);
     t0 = drv_now_us();
+    real0 = g_get_real_time();
     if (!vm_cmd_simple(d->src, "migrate", args, error)) {
         return FALSE;
     }
@@ -937,6 +938,17 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
         }
         progress_update(&progress, qm, elapsed);
         if (status_is_terminal(status)) {
+            gint64 switched_us;
+
+            /* A postcopy phase shorter than a poll shows only in the events */
+            collect_events(d);
+            if (a->postcopy_at_s < 0 &&
+                timeline_find_since(d->report->timeline, "src", "MIGRATION postcopy-active",
+                                    real0, &switched_us)) {
+                a->postcopy_at_s = (switched_us - real0) / 1e6;
+                drv_log("%.2f s: the source switched to postcopy (from its events)",
+                        a->postcopy_at_s);
+            }
             record_final(a, qm, elapsed);
             if (d->net && g_str_equal(status, "completed")) {
                 netprobe_mark_complete(d->net);

@@ -133,6 +133,25 @@ static const TimelineEvent *find_last(const Timeline *t, const char *side, const
     return found;
 }
 
+gboolean timeline_find_since(const Timeline *t, const char *side, const char *what,
+                             gint64 since_us, gint64 *real_us)
+{
+    const TimelineEvent *found = NULL;
+
+    for (guint i = 0; i < t->events->len; i++) {
+        const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
+
+        if (g_str_equal(e->side, side) && g_str_equal(e->what, what) &&
+            e->real_us >= since_us && (!found || e->real_us < found->real_us)) {
+            found = e;
+        }
+    }
+    if (found) {
+        *real_us = found->real_us;
+    }
+    return found != NULL;
+}
+
 /*
  * The source's stop for the switch: its first STOP after the final
  * attempt's setup.  (7.2 announces postcopy-active before it stops the

@@ -34,6 +34,12 @@ void timeline_add_accel(Timeline *t, const char *side, JsonNode *stats);
  * first @side event named @what after it; FALSE if either is missing.
  */
 gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what, double *ms);
+/*
+ * The first @side event named @what at or after @since_us (CLOCK_REALTIME)
+ * in *@real_us; FALSE if there is none.
+ */
+gboolean timeline_find_since(const Timeline *t, const char *side, const char *what,
+                             gint64 since_us, gint64 *real_us);
 /* The switchover's marks, one row each; nothing without a switch. */
 void timeline_print(const Timeline *t, FILE *out);
 /* "timeline": {"anchor": ..., "marks_ms": {...}, "events": [...]}. */

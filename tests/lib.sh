@@ -12,7 +12,8 @@ GUEST_DIR=$MIGACCEL_SRC/build/guest
 # Debian: option ROMs in qemu-system-data, the BIOS in seabios
 FIRMWARE_ARGS=(-L /usr/share/qemu -L /usr/share/seabios)
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/migaccel-test.XXXXXX")
-trap 'rm -rf "$TEST_TMP"' EXIT
+# MIGACCEL_KEEP_TEST_TMP=1 keeps the run's files (logs, reports) to read
+trap 'if [ -n "${MIGACCEL_KEEP_TEST_TMP:-}" ]; then echo "kept $TEST_TMP" >&2; else rm -rf "$TEST_TMP"; fi' EXIT
 checks_failed=0
 
 require_file() {

@@ -69,7 +69,7 @@
  * value.  A plugin built for version N works with any QEMU that speaks N
  * or later down to MIGACCEL_API_MIN_VERSION.
  */
-#define MIGACCEL_API_VERSION 6
+#define MIGACCEL_API_VERSION 7
 
 /**
  * MIGACCEL_API_MIN_VERSION: the oldest plugin interface QEMU still loads
@@ -438,10 +438,17 @@ typedef struct MigAccelCodecOps {
  *   could start, with @pending_bytes still to send; true switches to
  *   postcopy now, as migrate-start-postcopy would.  Migration thread, no
  *   BQL.
+ * @precopy_may_complete: (version 7) called when QEMU would complete by
+ *   precopy because the @pending_bytes left fit its downtime limit at the
+ *   measured @bytes_per_ms, while postcopy could still start instead;
+ *   false keeps precopy iterating until want_postcopy switches over.
+ *   Migration thread, no BQL.
  */
 typedef struct MigAccelSwitchoverOps {
     uint32_t struct_size;
     bool (*want_postcopy)(void *opaque, uint64_t pending_bytes);
+    bool (*precopy_may_complete)(void *opaque, uint64_t pending_bytes,
+                                 uint64_t bytes_per_ms);
 } MigAccelSwitchoverOps;
 
 /**

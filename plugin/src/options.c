@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,9 @@ typedef struct OptionSpec {
     const char *implemented[7];
     /* Values that name features later versions implement */
     const char *planned[4];
+    /* A number option instead (implemented[] empty): its range and default */
+    bool number;
+    long min, max, default_number;
 } OptionSpec;
 
 static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
@@ -21,6 +26,17 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
         { "precopy", "bitmap" }, { 0 } },
     [MIGACCEL_OPT_TRANSPORT] = {
         { "socket", "io_uring" }, { 0 } },
+    /*
+     * With switchover=bitmap, QEMU may still complete by precopy when that
+     * is expected to stop the guest at most this long.  20 ms keeps the gap
+     * users feel within the bitmap switchover's, and such a completion
+     * leaves no postcopy phase: no faulted pages, no guest split across two
+     * hosts.  QEMU's own limit (downtime-limit, 300 ms by default) still
+     * applies; 0 never completes by precopy while postcopy can start.
+     */
+    [MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS] = {
+        { 0 }, { 0 }, .number = true, .min = 0, .max = 2000000,
+        .default_number = 20 },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
           "uring-missing", "slow-loose-sync" },
@@ -32,6 +48,7 @@ static const char *const option_names[MIGACCEL_OPT__MAX + 1] = {
     [MIGACCEL_OPT_WP_GRANULARITY] = "wp-granularity",
     [MIGACCEL_OPT_SWITCHOVER] = "switchover",
     [MIGACCEL_OPT_TRANSPORT] = "transport",
+    [MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS] = "precopy-downtime-max-ms",
     [MIGACCEL_OPT_INJECT_FAULT] = "x-inject-fault",
     [MIGACCEL_OPT__MAX] = NULL,
 };
@@ -41,9 +58,44 @@ const char *const *migaccel_option_names(void)
     return option_names;
 }
 
+static void set_number(MigAccelOptions *opts, int opt, long value)
+{
+    opts->value[opt] = value;
+    snprintf(opts->number_text[opt], sizeof(opts->number_text[opt]), "%ld",
+             value);
+}
+
 void migaccel_options_init(MigAccelOptions *opts)
 {
     memset(opts, 0, sizeof(*opts));
+    for (int i = 0; i < MIGACCEL_OPT__MAX; i++) {
+        if (specs[i].number) {
+            set_number(opts, i, specs[i].default_number);
+        }
+    }
+}
+
+static char *message(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* A whole decimal number within the option's range, or -EINVAL */
+static int set_number_option(MigAccelOptions *opts, int opt, const char *name,
+                             const char *value, char **errmsg)
+{
+    const OptionSpec *spec = &specs[opt];
+    char *end = NULL;
+    long n;
+
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (!*value || *end || errno || value[0] == '-' || value[0] == '+' ||
+        n < spec->min || n > spec->max) {
+        *errmsg = message("invalid value '%s' for %s (accepted: a whole "
+                          "number from %ld to %ld)", value, name, spec->min,
+                          spec->max);
+        return -EINVAL;
+    }
+    set_number(opts, opt, n);
+    return 0;
 }
 
 int migaccel_option_lookup(const char *name)
@@ -79,8 +131,6 @@ static char *join_values(const char *const *list, size_t n)
     return out;
 }
 
-static char *message(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
 static char *message(const char *fmt, ...)
 {
     va_list ap;
@@ -102,6 +152,9 @@ int migaccel_option_set(MigAccelOptions *opts, const char *name,
         return -EINVAL;
     }
     const OptionSpec *spec = &specs[opt];
+    if (spec->number) {
+        return set_number_option(opts, opt, name, value, errmsg);
+    }
     int idx = index_of(spec->implemented, G_N_ELEMENTS(spec->implemented),
                        value);
     if (idx >= 0) {
@@ -126,7 +179,15 @@ int migaccel_option_set(MigAccelOptions *opts, const char *name,
 
 const char *migaccel_option_get(const MigAccelOptions *opts, int opt)
 {
+    if (specs[opt].number) {
+        return opts->number_text[opt];
+    }
     return specs[opt].implemented[opts->value[opt]];
+}
+
+long migaccel_option_number(const MigAccelOptions *opts, int opt)
+{
+    return specs[opt].number ? opts->value[opt] : -1;
 }
 
 const char *migaccel_option_name(int opt)

@@ -1,8 +1,9 @@
 /*
  * The accelerator's options, which QEMU passes through opaquely
  * (-object migration-accel,...,args=NAME=VALUE).  Each option has a fixed
- * set of values; a value that names a feature this version does not
- * implement yet is refused, never silently replaced by stock behaviour.
+ * set of values or, for a number, a range; a value that names a feature
+ * this version does not implement yet is refused, never silently replaced
+ * by stock behaviour.
  */
 #ifndef MIGACCEL_OPTIONS_H
 #define MIGACCEL_OPTIONS_H
@@ -12,13 +13,16 @@ enum {
     MIGACCEL_OPT_WP_GRANULARITY,
     MIGACCEL_OPT_SWITCHOVER,
     MIGACCEL_OPT_TRANSPORT,
+    MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS,
     MIGACCEL_OPT_INJECT_FAULT,      /* tests only: corrupt our messages */
     MIGACCEL_OPT__MAX
 };
 
 typedef struct MigAccelOptions {
-    /* Index into the option's value list; 0 is the default */
-    int value[MIGACCEL_OPT__MAX];
+    /* Index into the option's value list (0 is the default), or the number */
+    long value[MIGACCEL_OPT__MAX];
+    /* A number option's value as text, for migaccel_option_get() */
+    char number_text[MIGACCEL_OPT__MAX][24];
 } MigAccelOptions;
 
 void migaccel_options_init(MigAccelOptions *opts);
@@ -36,8 +40,11 @@ int migaccel_option_lookup(const char *name);
 int migaccel_option_set(MigAccelOptions *opts, const char *name,
                         const char *value, char **errmsg);
 
-/* Value in force of option @opt, a static string */
+/* Value in force of option @opt, a string that lives as long as @opts */
 const char *migaccel_option_get(const MigAccelOptions *opts, int opt);
+
+/* Value in force of the number option @opt */
+long migaccel_option_number(const MigAccelOptions *opts, int opt);
 
 const char *migaccel_option_name(int opt);
 

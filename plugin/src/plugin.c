@@ -63,6 +63,12 @@ static int plugin_set_option(void *opaque, const char *name,
         migaccel_tracking_set_slow_loose_sync(
             &s->tracking, !strcmp(value, "slow-loose-sync"));
     }
+    if (ret == 0 && !strcmp(name, "precopy-downtime-max-ms")) {
+        migaccel_switchover_set_precopy_downtime_max(
+            &s->switchover,
+            (uint64_t)migaccel_option_number(
+                &s->options, MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS));
+    }
     if (ret == 0 && !strcmp(name, "transport")) {
         migaccel_stream_set_transport(&s->stream, value);
     }
@@ -187,6 +193,16 @@ static bool plugin_want_postcopy(void *opaque, uint64_t pending_bytes)
     return migaccel_switchover_want_postcopy(&s->switchover, pending_bytes);
 }
 
+static bool plugin_precopy_may_complete(void *opaque, uint64_t pending_bytes,
+                                        uint64_t bytes_per_ms)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_switchover_precopy_may_complete(&s->switchover,
+                                                    pending_bytes,
+                                                    bytes_per_ms);
+}
+
 static const MigAccelCodecOps plugin_codec = {
     .struct_size = sizeof(MigAccelCodecOps),
     .features = plugin_codec_features,
@@ -198,6 +214,7 @@ static const MigAccelCodecOps plugin_codec = {
 static const MigAccelSwitchoverOps plugin_switchover = {
     .struct_size = sizeof(MigAccelSwitchoverOps),
     .want_postcopy = plugin_want_postcopy,
+    .precopy_may_complete = plugin_precopy_may_complete,
 };
 
 static const MigAccelStreamOps plugin_stream = {
@@ -260,6 +277,10 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     migaccel_tracking_init(&s->tracking, host);
     migaccel_wp_init(&s->wp, host);
     migaccel_switchover_init(&s->switchover, host);
+    migaccel_switchover_set_precopy_downtime_max(
+        &s->switchover,
+        (uint64_t)migaccel_option_number(&s->options,
+                                         MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS));
     migaccel_stream_init(&s->stream, host);
     migaccel_uring_probe(&s->uring);
     if (!s->uring.available) {

@@ -15,6 +15,12 @@ void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host)
     sw->host = host;
 }
 
+void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
+                                                  uint64_t ms)
+{
+    sw->precopy_downtime_max_ms = ms;
+}
+
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value)
 {
     if (!strcmp(value, "precopy")) {
@@ -62,6 +68,9 @@ static void reset_migration(MigAccelSwitchover *sw)
 {
     sw->postcopy_requested = false;
     sw->syncs = 0;
+    COUNTER_SET(sw->precopy_completion_offers, 0);
+    COUNTER_SET(sw->precopy_completion_declined, 0);
+    COUNTER_SET(sw->precopy_completion_expected_us, 0);
     COUNTER_SET(sw->switchover_mode, MIGACCEL_SWITCHOVER_PRECOPY);
     COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_NONE);
     COUNTER_SET(sw->discard_pages, 0);
@@ -190,6 +199,13 @@ void migaccel_switchover_foreach(MigAccelSwitchover *sw, const MigAccelStatSink 
                 switchover_mode_name(COUNTER_GET(sw->switchover_mode)));
     stat_number(sink, "switchover_fallbacks",
                 COUNTER_GET(sw->switchover_fallbacks));
+    stat_number(sink, "precopy_downtime_max_ms", sw->precopy_downtime_max_ms);
+    stat_number(sink, "precopy_completion_offers",
+                COUNTER_GET(sw->precopy_completion_offers));
+    stat_number(sink, "precopy_completion_declined",
+                COUNTER_GET(sw->precopy_completion_declined));
+    stat_number(sink, "precopy_completion_expected_us",
+                COUNTER_GET(sw->precopy_completion_expected_us));
     stat_string(sink, "peer_state", peer_name(peer));
     stat_number(sink, "peer_features", features);
     stat_string(sink, "discard_format",
@@ -371,4 +387,49 @@ bool migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
     }
     sw->postcopy_requested = true;
     return true;
+}
+
+/* QEMU's own estimate: what is left over the bandwidth it measured */
+static uint64_t expected_downtime_us(uint64_t pending_bytes,
+                                     uint64_t bytes_per_ms)
+{
+    if (!pending_bytes) {
+        return 0;
+    }
+    if (!bytes_per_ms) {
+        return UINT64_MAX;
+    }
+    if (pending_bytes > UINT64_MAX / 1000) {
+        return pending_bytes / bytes_per_ms * 1000;
+    }
+    return pending_bytes * 1000 / bytes_per_ms;
+}
+
+bool migaccel_switchover_precopy_may_complete(MigAccelSwitchover *sw,
+                                              uint64_t pending_bytes,
+                                              uint64_t bytes_per_ms)
+{
+    uint64_t expected_us = expected_downtime_us(pending_bytes, bytes_per_ms);
+    uint64_t max_us = sw->precopy_downtime_max_ms * 1000;
+    bool first_offer = !COUNTER_GET(sw->precopy_completion_offers);
+
+    COUNTER_ADD(sw->precopy_completion_offers, 1);
+    COUNTER_SET(sw->precopy_completion_expected_us, expected_us);
+    /* Declining is safe only while want_postcopy() will switch over */
+    if (!sw->bitmap_in_force || expected_us <= max_us) {
+        return true;
+    }
+    COUNTER_ADD(sw->precopy_completion_declined, 1);
+    if (first_offer) {
+        g_autofree char *expected = expected_us == UINT64_MAX
+            ? g_strdup("an unknown downtime (no bandwidth measured yet)")
+            : g_strdup_printf("about %" PRIu64 " ms of downtime",
+                              (expected_us + 999) / 1000);
+        g_autofree char *msg = g_strdup_printf(
+            "precopy could complete now with %s, more than "
+            "precopy-downtime-max-ms=%" PRIu64 ": switching over with the "
+            "bitmap instead", expected, sw->precopy_downtime_max_ms);
+        sw->host->log(MIGACCEL_LOG_INFO, msg);
+    }
+    return false;
 }

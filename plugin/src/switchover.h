@@ -54,6 +54,14 @@ typedef struct MigAccelSwitchover {
     MigAccelFault fault;            /* armed fault, consumed once */
     bool postcopy_requested;        /* want_postcopy() said yes */
     uint64_t syncs;                 /* dirty bitmap syncs this migration */
+    /* precopy-downtime-max-ms: longest precopy completion allowed */
+    uint64_t precopy_downtime_max_ms;
+
+    /* QEMU offered to complete by precopy; how often we declined */
+    _Atomic uint64_t precopy_completion_offers;
+    _Atomic uint64_t precopy_completion_declined;
+    /* QEMU's expected downtime at its last offer, in microseconds */
+    _Atomic uint64_t precopy_completion_expected_us;
 
     _Atomic uint64_t switchover_mode;
     _Atomic uint64_t switchover_fallbacks;
@@ -66,6 +74,10 @@ typedef struct MigAccelSwitchover {
 } MigAccelSwitchover;
 
 void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host);
+
+/* precopy-downtime-max-ms, already checked */
+void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
+                                                  uint64_t ms);
 
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value);
@@ -99,5 +111,13 @@ int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
                                           char **errmsg);
 bool migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
                                        uint64_t pending_bytes);
+/*
+ * QEMU would complete by precopy with @pending_bytes left at @bytes_per_ms:
+ * allow it only when that stops the guest no longer than
+ * precopy-downtime-max-ms, or when the bitmap switchover is not in force.
+ */
+bool migaccel_switchover_precopy_may_complete(MigAccelSwitchover *sw,
+                                              uint64_t pending_bytes,
+                                              uint64_t bytes_per_ms);
 
 #endif

@@ -111,6 +111,23 @@ bitmap-switchover)
     args=("${kernel_guest[@]}" --append "$busy_append" --capability postcopy-ram=on
           --accel-prop switchover=bitmap --max-bandwidth 200M)
     ;;
+precopy-held|precopy-allowed)
+    # When switchover=bitmap lets QEMU complete by precopy: a small hot set
+    # (8 MiB) and a 2 s downtime limit make QEMU offer to complete by
+    # precopy after the first pass (some 150 ms of downtime expected at
+    # 200 MB/s under TCG). precopy-downtime-max-ms=0 must decline it and
+    # switch over with the bitmap; the largest value must let precopy
+    # complete, with no postcopy phase.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    max_ms=0
+    if [ "$scenario" = precopy-allowed ]; then
+        max_ms=2000000
+    fi
+    args=("${kernel_guest[@]}" --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=8"
+          --capability postcopy-ram=on --accel-prop switchover=bitmap
+          --accel-prop "precopy-downtime-max-ms=$max_ms" --max-bandwidth 200M
+          --downtime-limit 2000)
+    ;;
 bitmap-switchover-uring|uring-missing)
     # As bitmap-switchover with transport=io_uring: from the switch on, the
     # plugin sends the stream (bitmaps, device state, pages) through
@@ -340,7 +357,7 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the compressed discard bitmaps are larger than raw + 1 %")
     bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
                         "postcopy-recover", "recv-corrupt", "discard-corrupt",
-                        "discard-truncate", "prediscard-corrupt")
+                        "discard-truncate", "prediscard-corrupt", "precopy-held")
     want_mode = "bitmap" if scenario in bitmap_scenarios else "postcopy"
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
@@ -382,8 +399,22 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the compressed receive bitmaps are larger than raw + 1 %")
 elif scenario in ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
                   "postcopy-recover", "recv-corrupt", "discard-corrupt", "discard-truncate",
-                  "prediscard-corrupt"):
+                  "prediscard-corrupt", "precopy-held"):
     errors.append("switchover=bitmap, but the migration never switched to postcopy")
+if scenario in ("precopy-held", "precopy-allowed"):
+    offers, declined = s["precopy_completion_offers"], s["precopy_completion_declined"]
+    facts += (f" precopy_completion_offers={offers} declined={declined}"
+              f" expected_us={s['precopy_completion_expected_us']}"
+              f" max_ms={s['precopy_downtime_max_ms']}")
+    if offers < 1:
+        errors.append("QEMU never offered to complete by precopy")
+    if scenario == "precopy-held" and declined < 1:
+        errors.append("precopy-downtime-max-ms=0, but no precopy completion was declined")
+    if scenario == "precopy-allowed":
+        if declined:
+            errors.append("precopy-downtime-max-ms=2000000, but a precopy completion was declined")
+        if report["migration"]["postcopy_started_at_s"] is not None or s["switchover_mode"] != "precopy":
+            errors.append(f"expected a precopy completion, got {s['switchover_mode']}")
 print(facts + ("; " + "; ".join(errors) if errors else ""))
 sys.exit(1 if errors else 0)
 EOPY

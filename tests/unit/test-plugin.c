@@ -29,6 +29,12 @@ static void test_options_defaults(void)
                     "precopy");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_TRANSPORT), ==,
                     "socket");
+    g_assert_cmpstr(migaccel_option_get(&opts,
+                                        MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS),
+                    ==, "20");
+    g_assert_cmpint(migaccel_option_number(&opts,
+                                           MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS),
+                    ==, 20);
     g_assert_cmpint(migaccel_option_lookup("transport"), ==,
                     MIGACCEL_OPT_TRANSPORT);
     g_assert_cmpint(migaccel_option_lookup("nope"), ==, -1);
@@ -37,7 +43,7 @@ static void test_options_defaults(void)
 /* The option names in the order QEMU shows them (qom-get, its errors) */
 static const char *const expected_option_names[] = {
     "trace-install", "wp-granularity", "switchover", "transport",
-    "x-inject-fault",
+    "precopy-downtime-max-ms", "x-inject-fault",
 };
 
 /*
@@ -101,8 +107,37 @@ static void test_options_errors(void)
                     -EINVAL);
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
-                    "x-inject-fault)");
+                    "precopy-downtime-max-ms, x-inject-fault)");
     free(msg);
+    msg = NULL;
+
+    /* A number option: whole decimal numbers within its range only */
+    static const char *const bad_numbers[] = {
+        "", "-1", "+5", "1.5", "20ms", "2000001", "99999999999999999999",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_numbers); i++) {
+        g_assert_cmpint(migaccel_option_set(&opts, "precopy-downtime-max-ms",
+                                            bad_numbers[i], &msg), ==,
+                        -EINVAL);
+        g_autofree char *want = g_strdup_printf(
+            "invalid value '%s' for precopy-downtime-max-ms (accepted: a "
+            "whole number from 0 to 2000000)", bad_numbers[i]);
+        g_assert_cmpstr(msg, ==, want);
+        free(msg);
+        msg = NULL;
+    }
+    g_assert_cmpint(migaccel_option_set(&opts, "precopy-downtime-max-ms", "0",
+                                        &msg), ==, 0);
+    g_assert_cmpstr(migaccel_option_get(&opts,
+                                        MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS),
+                    ==, "0");
+    g_assert_cmpint(migaccel_option_set(&opts, "precopy-downtime-max-ms",
+                                        "2000000", &msg), ==, 0);
+    g_assert_cmpint(migaccel_option_number(&opts,
+                                           MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS),
+                    ==, 2000000);
+    g_assert_cmpint(migaccel_option_number(&opts, MIGACCEL_OPT_TRANSPORT), ==,
+                    -1);
 
     /* A refused value leaves the one in force */
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_TRANSPORT), ==,
@@ -782,7 +817,7 @@ static void test_abi_unknown_option(void)
                     ==, -EINVAL);
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
-                    "x-inject-fault)");
+                    "precopy-downtime-max-ms, x-inject-fault)");
     free(msg);
     msg = NULL;
     /* a near miss is no match */
@@ -923,10 +958,11 @@ static void test_switchover_bitmap(void)
     g_assert_cmpuint(codec->features(plugin.opaque), ==,
                      MIGACCEL_FEAT_CODEC_V1);
 
-    /* precopy (default): never asks for postcopy */
+    /* precopy (default): never asks for postcopy, never holds precopy */
     send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
     sync_end(&plugin, 3);
     g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 1 << 30, 1));
 
     /* bitmap without postcopy-ram: a warning and precopy, never silent */
     g_assert_cmpint(plugin.set_option(plugin.opaque, "switchover", "bitmap",
@@ -936,6 +972,7 @@ static void test_switchover_bitmap(void)
                             "postcopy-ram capability"));
     sync_end(&plugin, 3);
     g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 1 << 30, 1));
     g_assert_cmpuint(stat_now(&plugin, "switchover_fallbacks"), ==, 1);
     g_assert_cmpuint(stat_now(&plugin, "switchover_bitmap_in_force"), ==, 0);
 
@@ -948,6 +985,47 @@ static void test_switchover_bitmap(void)
     sync_end(&plugin, 2);
     g_assert_true(sw->want_postcopy(plugin.opaque, 1 << 30));
     g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
+
+    /*
+     * Precopy completion (default precopy-downtime-max-ms=20): 2 MiB at
+     * 100 KiB/ms is 20.48 ms, declined once with a log line; 1 MiB is
+     * about 10 ms, allowed; nothing left is always allowed.
+     */
+    g_assert_nonnull(sw->precopy_may_complete);
+    g_string_truncate(host_log_text, 0);
+    g_assert_false(sw->precopy_may_complete(plugin.opaque, 2 << 20,
+                                            100 << 10));
+    g_assert_false(sw->precopy_may_complete(plugin.opaque, 2 << 20,
+                                            100 << 10));
+    g_assert_nonnull(strstr(host_log_text->str, "about 21 ms of downtime, more "
+                            "than precopy-downtime-max-ms=20"));
+    g_assert_null(strstr(strstr(host_log_text->str, "about 21 ms") + 1,
+                         "about 21 ms"));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_completion_declined"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_completion_expected_us"), ==,
+                     20480);
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 1 << 20,
+                                           100 << 10));
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 0, 0));
+    /* no bandwidth measured yet: unknown downtime, declined */
+    g_assert_false(sw->precopy_may_complete(plugin.opaque, 4096, 0));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_completion_offers"), ==, 5);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_completion_declined"), ==, 3);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_downtime_max_ms"), ==, 20);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-downtime-max-ms",
+                                      "300", &msg), ==, 0);
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 2 << 20,
+                                           100 << 10));
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-downtime-max-ms",
+                                      "0", &msg), ==, 0);
+    g_assert_false(sw->precopy_may_complete(plugin.opaque, 4096, 100 << 10));
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 0, 100 << 10));
+    /* a new migration starts the counts afresh */
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_completion_offers"), ==, 0);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_completion_declined"), ==, 0);
+    sync_end(&plugin, 2);
+    g_assert_true(sw->want_postcopy(plugin.opaque, 1 << 30));
 
     /* the discard goes compressed: encode, decode, counters */
     const uint64_t nbits = 100000;
