@@ -1,67 +1,111 @@
 #!/usr/bin/env python3
-"""Tables of bench/switchover.sh: per hot-set size and arm, medians over
-the repetitions of QEMU's downtime, the ping gap at switchover (what a
-client sees), the guest's longest write gap on the destination, total
-time, and what the accelerator sent; goals and ratios to stock precopy.
+"""Tables of bench/switchover.sh (and bench/network-downtime.sh): per
+hot-set size and arm, the median [min-max] over the runs of what users
+feel at the switch, where the time goes on one clock, and total time
+against the first arm.
     bench/switchover-report.py RESULTS_DIR"""
-import glob, json, os, re, statistics, sys
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import load_runs, median, ratio, spread  # noqa: E402
 
 out = sys.argv[1]
-runs = {}
-for p in sorted(glob.glob(os.path.join(out, "*.json"))):
-    m = re.match(r"([ABCD])-(\d+)-(\d+)\.json$", os.path.basename(p))
-    if m:
-        runs.setdefault((int(m[2]), m[1]), []).append(json.load(open(p)))
+runs, arms = load_runs(out)
+ref = arms[0] if arms else None
 
-def med(v):
-    v = [x for x in v if x is not None]
-    return statistics.median(v) if v else None
 
-def fmt(v, d=0):
-    return "-" if v is None else f"{v:.{d}f}"
+def completed(r):
+    return (r.get("migration") or {}).get("status") == "completed"
 
-ARMS = {"A": "stock precopy", "B": "ours precopy", "C": "ours bitmap",
-        "D": "ours bitmap+uring"}
-print(f"bitmap switchover bench: 4 GiB TCG guest, 2 vCPUs, pings every 10 ms ({out})")
-print(f"{'hot MiB':>7} {'arm':14} {'ok':>5} {'conv':>4} {'downtime':>9} {'ping gap':>9} "
-      f"{'lost':>5} {'dst gap':>8} {'total s':>8} {'vs A':>5} {'pc s':>6} {'disc B':>7} {'raw B':>7}")
-goals = []
+
+def went_postcopy(r):
+    return any(e["side"] == "src" and e["event"] == "MIGRATION postcopy-active"
+               for e in (r.get("timeline") or {}).get("events", []))
+
+
+def mark(r, key):
+    return ((r.get("timeline") or {}).get("marks_ms") or {}).get(key)
+
+
+def net(r, key):
+    return (r.get("network") or {}).get(key)
+
+
+def fault(r, key):
+    return (r.get("faults") or {}).get(key)
+
+
+def forced(r):
+    # --converge-after raised the downtime limit: precopy did not converge
+    return completed(r) and not went_postcopy(r) and r["migration"]["total_time_ms"] > 20000
+
+
+rows = []
 for hot in sorted({h for h, _ in runs}):
-    tot = {}
-    for arm in "ABCD":
-        reps = runs.get((hot, arm), [])
+    for arm in arms:
+        reps = runs.get((hot, arm))
         if not reps:
             continue
-        done = [r for r in reps if r["migration"] and r["migration"]["status"] == "completed"]
-        ok = sum(1 for r in reps if r["result"] == "pass")
-        net = [r["network"] for r in done if r.get("network")]
-        dt = med([r["migration"]["downtime_ms"] for r in done])
-        gap = med([x["switchover_gap_ms"] for x in net])
-        lost = med([x["pings_lost"] for x in net])
-        dgap = med([(r["guest"].get("dst_max_gap_us") or 0) / 1000 for r in done if r.get("guest")])
-        tt = med([r["migration"]["total_time_ms"] / 1000 for r in done])
-        tot[arm] = tt
-        pc = med([r["migration"]["total_time_ms"] / 1000 - r["migration"]["postcopy_started_at_s"]
-                  for r in done if r["migration"].get("postcopy_started_at_s") is not None])
-        src = [((r.get("accel_stats") or {}).get("src") or {}) for r in done]
-        disc = med([s.get("discard_wire_bytes") for s in src if s.get("discard_format") == "compressed"])
-        raw = med([s.get("discard_raw_bytes") for s in src if s.get("discard_format") == "compressed"])
-        conv = sum(1 for r in done if r["migration"]["total_time_ms"] > 20000 and arm in "AB")
-        vs = f"{tt / tot['A']:.2f}" if tt and tot.get("A") else "-"
-        print(f"{hot:>7} {ARMS[arm]:14} {ok:>2}/{len(reps):<2} {conv:>4} {fmt(dt):>9} {fmt(gap):>9} "
-              f"{fmt(lost):>5} {fmt(dgap):>8} {fmt(tt, 1):>8} {vs:>5} {fmt(pc, 1):>6} "
-              f"{fmt(disc):>7} {fmt(raw):>7}")
-        if arm in "CD":
-            goals.append((hot, arm, dt, gap, tt, tot.get("A"), ok, len(reps)))
-print("\ncolumns: ok = driver checks passed (incl. the guest's pattern check on the destination)"
-      "; conv = runs longer than 20 s of precopy, completed by --converge-after raising the"
-      " downtime limit; downtime = query-migrate (ms); ping gap = longest gap between ping"
-      " replies around switchover (ms); lost = pings lost; dst gap = the guest's longest write"
-      " gap on the destination (ms); total = query-migrate total-time; pc s = seconds in"
-      " postcopy; disc B / raw B = compressed discard bytes sent / raw bitmap bytes")
-print("\ngoals for the bitmap switchover (arms C and D):")
-for hot, arm, dt, gap, tt, ta, ok, nrep in goals:
-    print(f"  {hot:>5} MiB {arm}: downtime <= 50 ms: {'PASS' if dt is not None and dt <= 50 else 'FAIL'}"
-          f" ({fmt(dt)} ms; ping gap {fmt(gap)} ms); total <= 1.10 x stock precopy: "
-          f"{'PASS' if tt and ta and tt <= 1.10 * ta else 'FAIL'} ({fmt(tt, 1)} vs {fmt(ta, 1)} s);"
-          f" checks passed {ok}/{nrep}")
+        done = [r for r in reps if completed(r)]
+        rows.append(dict(
+            hot=hot, arm=arm, n=len(reps), done=done,
+            ok=sum(1 for r in reps if r.get("result") == "pass"),
+            postcopy=sum(1 for r in done if went_postcopy(r)),
+            forced=sum(1 for r in done if forced(r)),
+            total=median([r["migration"]["total_time_ms"] / 1000 for r in done])))
+tot_ref = {row["hot"]: row["total"] for row in rows if row["arm"] == ref}
+print(f"switchover bench ({out}): median [min-max] over the runs")
+print(f"\nwhat users feel (ms; pings every 10 ms):")
+print(f"{'hot':>5} {'arm':15} {'ok':>5} {'how':>9} {'QEMU downtime':>14} {'ping gap':>15}"
+      f" {'lost':>9} {'TCP stall':>15}")
+for row in rows:
+    d = row["done"]
+    how = f"{row['postcopy']}pc" + (f" {row['forced']}forc" if row["forced"] else "")
+    print(f"{row['hot']:>5} {row['arm']:15} {row['ok']:>2}/{row['n']:<2} {how:>9}"
+          f" {spread([r['migration']['downtime_ms'] for r in d]):>14}"
+          f" {spread([net(r, 'switchover_gap_ms') for r in d]):>15}"
+          f" {spread([net(r, 'pings_lost') for r in d]):>9}"
+          f" {spread([net(r, 'tcp_longest_gap_ms') for r in d]):>15}")
+print(f"\nwhere the time goes (ms from the source's stop, medians) and total time:")
+print(f"{'hot':>5} {'arm':15} {'dst runs':>8} {'announce':>8} {'guest tx':>8}"
+      f" {'1st reply':>9} {'faults<100':>10} {'fault ms':>8} {'postcopy s':>10}"
+      f" {'total s':>15} {'vs ' + (ref or '-'):>10}")
+for row in rows:
+    d = row["done"]
+    pc = [r for r in d if went_postcopy(r)]
+    fmt = lambda v, p=0: "-" if v is None else f"{v:.{p}f}"
+    print(f"{row['hot']:>5} {row['arm']:15}"
+          f" {fmt(median([mark(r, 'dst RESUME') for r in d]), 1):>8}"
+          f" {fmt(median([mark(r, 'net first announce') for r in d]), 1):>8}"
+          f" {fmt(median([mark(r, 'net first guest frame') for r in d])):>8}"
+          f" {fmt(median([mark(r, 'net first ping reply') for r in d])):>9}"
+          f" {fmt(median([fault(r, 'window_requests') for r in pc])):>10}"
+          f" {fmt(median([fault(r, 'latency_median_ms') for r in pc]), 1):>8}"
+          f" {fmt(median([mark(r, 'dst MIGRATION completed') / 1000 for r in pc if mark(r, 'dst MIGRATION completed') is not None]), 2):>10}"
+          f" {spread([r['migration']['total_time_ms'] / 1000 for r in d], 2):>15}"
+          f" {ratio(row['total'], tot_ref.get(row['hot'])):>10}")
+print("\nok = driver checks passed (the guest's pattern check on the destination included);"
+      " how = runs that switched to postcopy (pc), runs whose precopy was forced to"
+      " complete after 20 s (forc); ping gap = the gap in ping replies around the switch;"
+      " guest tx = the guest's first frame from the destination; faults<100 = page faults"
+      " in the first 100 ms after the destination ran; fault ms = their median service"
+      " time over the whole postcopy; postcopy s = from the stop to the last page in.")
+if rows:
+    print("\ngoals (issue 17): ping gap median <= 30 ms, pings lost <= 2, TCP stall <= 100 ms,"
+          f" total <= 1.0 x {ref} where {ref} converged")
+    for row in rows:
+        if row["arm"] == ref:
+            continue
+        d = row["done"]
+        gap = median([net(r, "switchover_gap_ms") for r in d])
+        lost = median([net(r, "pings_lost") for r in d])
+        tcp = median([net(r, "tcp_longest_gap_ms") for r in d])
+        ref_rows = [x for x in rows if x["arm"] == ref and x["hot"] == row["hot"]]
+        conv = ref_rows and ref_rows[0]["forced"] == 0 and ref_rows[0]["done"]
+        verdict = lambda ok: "met" if ok else "MISSED"
+        tot = (verdict(row["total"] is not None and row["total"] <= tot_ref[row["hot"]])
+               if conv else f"n/a ({ref} did not converge)")
+        print(f"  {row['hot']:>5} MiB {row['arm']:15} gap {verdict(gap is not None and gap <= 30)},"
+              f" lost {verdict(lost is not None and lost <= 2)},"
+              f" TCP {verdict(tcp is not None and tcp <= 100)}, total {tot}")

@@ -1,58 +1,110 @@
 #!/usr/bin/env bash
-# Downtime of the bitmap switchover, side by side in one run: a 4 GiB TCG
-# guest (2 vCPUs, two threads dirtying HOT_MB MiB) migrated by
-#   A  stock Debian QEMU 7.2, precopy
-#   B  patched QEMU + plugin, precopy (trace-install=loose, wp-granularity=1G)
-#   C  patched QEMU + plugin, switchover=bitmap (postcopy-ram on both sides:
-#      after the first pass the source stops, sends the still-dirty pages as
-#      one compressed bitmap per RAM block and the destination pulls them)
-#   D  as C, with transport=io_uring (the stream from the switch on goes
-#      through the plugin's io_uring sender)
-# arms interleaved per hot-set size, N repetitions. The destination runs as
-# soon as it has the state; a client in a private network namespace pings
-# the guest every 10 ms (scripts/testnet.sh), which gives the gap users see.
-# Integrity: the guest's own pattern check over its hot set after every
-# pulled page has arrived (the destination's incoming migration 'completed'),
-# on every run. Precopy arms that do not converge under TCG are made to
-# complete with --converge-after (the downtime limit is raised to 10 s after
-# 20 s of precopy); the table says how often.
-#   bench/switchover.sh [N] ["HOT_MB ..."]   (default 1 and "64 256 1024 2048";
-#                                             as root; needs scripts/build.sh --stock)
+# The switchover users feel, side by side in one run: for each hot-set size
+# the arms run one after another, their order rotating from run to run, N
+# runs each, on one machine. The guest (TCG, 2 vCPUs, two threads dirtying
+# HOT MiB) has a virtio-net NIC on a bridge in private namespaces
+# (scripts/testnet.sh); a client pings it every 10 ms and keeps a TCP echo
+# connection busy. The destination runs as soon as it has the state and
+# traces the page faults it waits on (--trace-faults). Every run checks
+# memory: the guest's own pattern check over its hot set on the
+# destination, after the last page has arrived.
+#
+# Arms (--arms, comma-separated; the first is the reference for ratios):
+#   stock          the series' stock QEMU, precopy (--converge-after 20:
+#                  after 20 s the downtime limit is raised so it completes)
+#   stock-preempt  stock QEMU, postcopy-ram + postcopy-preempt, switched to
+#                  postcopy after the first pass (virsh migrate
+#                  --postcopy-after-precopy)
+#   ours-precopy   patched QEMU + plugin, loose trace install, 1G, precopy
+#   bitmap         patched QEMU + plugin, switchover=bitmap (postcopy-ram)
+#   bitmap-preempt as bitmap, with postcopy-preempt
+#   bitmap-uring   as bitmap, with transport=io_uring
+#
+#   bench/switchover.sh [--series 7.2|10.0] [--runs N] [--hot "64 256 ..."]
+#                       [--arms A,B,...] [--mem SIZE] [--out DIR] [-- DRIVER_ARGS]
+# Defaults: 10.0, 5 runs, hot sets 64 256 1024 2048 MiB, arms
+# stock,stock-preempt,bitmap,bitmap-preempt, 4G. As root; needs
+# scripts/build.sh --series V --stock. Results: DIR/ARM-HOT-RUN.{json,log}
+# and DIR/report.txt (bench/switchover-report.py).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-n=${1:-1}
-hots=${2:-64 256 1024 2048}
 . bench/lib.sh
-bench_require build/qemu/qemu-system-x86_64 build/qemu-stock/qemu-system-x86_64 \
-     build/driver/migaccel-migrate build/plugin/libmigaccel.so build/guest/modules/virtio_net.ko
+series=10.0 runs=5 hots="64 256 1024 2048" arms=stock,stock-preempt,bitmap,bitmap-preempt
+mem=4G out=
+extra_driver=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --series) series=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --hot) hots=$2; shift 2 ;;
+    --arms) arms=$2; shift 2 ;;
+    --mem) mem=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --) shift; extra_driver=("$@"); break ;;
+    *) echo "usage: $0 [--series 7.2|10.0] [--runs N] [--hot \"MIB ...\"] [--arms A,B]" \
+            "[--mem SIZE] [--out DIR] [-- DRIVER_ARGS]" >&2; exit 2 ;;
+    esac
+done
+case $series in 7.2|10.0) ;; *) echo "bench: --series is 7.2 or 10.0" >&2; exit 2 ;; esac
+patched=build/qemu-$series/qemu-system-x86_64
+stock=build/qemu-$series-stock/qemu-system-x86_64
+plugin=build/plugin/libmigaccel.so
+IFS=, read -r -a arm_list <<<"$arms"
+need=(build/driver/migaccel-migrate build/guest/vmlinuz build/guest/initramfs.cpio.gz
+      build/guest/modules/virtio_net.ko)
+for arm in "${arm_list[@]}"; do
+    case $arm in
+    stock|stock-preempt) need+=("$stock") ;;
+    ours-precopy|bitmap|bitmap-preempt|bitmap-uring) need+=("$patched" "$plugin") ;;
+    *) echo "bench: unknown arm '$arm'" >&2; exit 2 ;;
+    esac
+done
+bench_require "${need[@]}"
 bench_require_testnet
-out=build/bench/switchover-$(date +%Y%m%d-%H%M%S)
+out=${out:-build/bench/switchover-$series-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
+echo "${arm_list[*]}" >"$out/arms.txt"
+echo "$0 --series $series --runs $runs --hot \"$hots\" --arms $arms --mem $mem" >"$out/command.txt"
+echo "bench: results in $out"
+
+# arm_args ARM: the driver arguments of one arm, in the array args
+arm_args() {
+    local ours=(--qemu "$patched" --plugin "$plugin" --accel-prop trace-install=loose
+                --accel-prop wp-granularity=1G)
+    case $1 in
+    stock) args=(--qemu "$stock" --converge-after 20) ;;
+    stock-preempt) args=(--qemu "$stock" --postcopy-after-precopy
+                         --capability postcopy-preempt=on) ;;
+    ours-precopy) args=("${ours[@]}" --converge-after 20) ;;
+    bitmap) args=("${ours[@]}" --accel-prop switchover=bitmap --capability postcopy-ram=on) ;;
+    bitmap-preempt) args=("${ours[@]}" --accel-prop switchover=bitmap
+                          --capability postcopy-ram=on --capability postcopy-preempt=on) ;;
+    bitmap-uring) args=("${ours[@]}" --accel-prop switchover=bitmap
+                        --accel-prop transport=io_uring --capability postcopy-ram=on) ;;
+    esac
+}
+
 net=masw$$
 trap 'scripts/testnet.sh down "$net"' EXIT
-plugin=(--qemu build/qemu/qemu-system-x86_64 --plugin build/plugin/libmigaccel.so
-        --accel-prop trace-install=loose --accel-prop wp-granularity=1G)
-for i in $(seq -w 1 "$n"); do
+n_arms=${#arm_list[@]}
+for i in $(seq 1 "$runs"); do
     for hot in $hots; do
-        for arm in A B C D; do
-            case $arm in
-            A) extra=(--qemu build/qemu-stock/qemu-system-x86_64 --converge-after 20) ;;
-            B) extra=("${plugin[@]}" --converge-after 20) ;;
-            C) extra=("${plugin[@]}" --accel-prop switchover=bitmap
-                      --capability postcopy-ram=on) ;;
-            D) extra=("${plugin[@]}" --accel-prop switchover=bitmap
-                      --accel-prop transport=io_uring --capability postcopy-ram=on) ;;
-            esac
-            echo "bench: hot set $hot MiB, arm $arm, run $i/$n"
+        for k in $(seq 0 $((n_arms - 1))); do
+            # rotate the order, so no arm always runs first (or after another)
+            arm=${arm_list[$(( (k + i - 1) % n_arms ))]}
+            arm_args "$arm"
+            echo "bench: run $i/$runs, hot set $hot MiB, $arm"
+            # a fresh network per run: no forwarding entry survives from the last
             scripts/testnet.sh down "$net"
             read -r host_ns client_ns < <(scripts/testnet.sh up "$net")
-            ip netns exec "$host_ns" build/driver/migaccel-migrate "${extra[@]}" \
+            ip netns exec "$host_ns" build/driver/migaccel-migrate "${args[@]}" \
                 --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
-                --accel tcg --smp 2 --mem 4G --downtime-limit 300 \
+                --accel tcg --smp 2 --mem "$mem" --downtime-limit 300 \
                 --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=$hot" \
                 --net-guest-ip 10.213.1.2/24 --net-src-tap tap-src --net-dst-tap tap-dst \
-                --net-client-netns "$client_ns" --migrate-timeout 300 \
+                --net-client-netns "$client_ns" --trace-faults --migrate-timeout 300 \
+                "${extra_driver[@]}" \
                 --json "$out/$arm-$hot-$i.json" >"$out/$arm-$hot-$i.log" 2>&1 || true
         done
     done

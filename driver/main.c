@@ -15,6 +15,7 @@
 
 #include <glib/gstdio.h>
 
+#include "faults.h"
 #include "guestlog.h"
 #include "memverify.h"
 #include "netprobe.h"
@@ -62,6 +63,7 @@ typedef struct {
     goffset src_base_start;
     goffset src_base_end;
     NetProbe *net;           /* --net-client-netns, from guest ready to the end */
+    char *dst_trace_path;    /* --trace-faults: the latest destination's trace */
     gboolean src_plugin_unloaded; /* --unload-before-retry did its object-del */
 } Driver;
 
@@ -164,8 +166,10 @@ static void add_plugin_args(GPtrArray *a, const Config *cfg, gboolean incoming)
 }
 
 static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
-                                  const char *serial_path, gboolean incoming)
+                                  const char *serial_path, const char *trace_path,
+                                  gboolean incoming)
 {
+    static const char *const fault_events[] = { FAULT_TRACE_EVENTS };
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *qmp = opt_escape(qmp_path);
     g_autofree char *serial = opt_escape(serial_path);
@@ -204,6 +208,17 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     add_plugin_args(a, cfg, incoming);
     for (guint i = 0; cfg->qemu_args && cfg->qemu_args[i]; i++) {
         add_arg(a, cfg->qemu_args[i]);
+    }
+    if (trace_path) {
+        /* host-clock stamps, to line up with the QMP events' timestamps */
+        add_arg(a, "-msg");
+        add_arg(a, "timestamp=on");
+        for (size_t i = 0; i < G_N_ELEMENTS(fault_events); i++) {
+            add_arg(a, "-trace");
+            add_argf(a, "enable=%s", fault_events[i]);
+        }
+        add_arg(a, "-D");
+        add_arg(a, trace_path);
     }
     if (incoming) {
         add_arg(a, "-incoming");
@@ -278,12 +293,20 @@ static Vm *start_vm(Driver *d, const char *name, gboolean incoming, GError **err
     g_autofree char *serial_path = run_path(d, name, "serial.log");
     g_autofree char *stderr_path = run_path(d, name, "stderr.log");
     g_autofree char *cmd_path = run_path(d, name, "cmdline.txt");
-    g_autoptr(GPtrArray) argv = build_qemu_argv(d->cfg, qmp_path, serial_path, incoming);
+    g_autofree char *trace_path = incoming && d->cfg->trace_faults
+                                  ? run_path(d, name, "trace.log") : NULL;
+    g_autoptr(GPtrArray) argv = build_qemu_argv(d->cfg, qmp_path, serial_path, trace_path,
+                                                incoming);
     g_autofree char *cmdline = g_strjoinv(" ", (char **)argv->pdata);
     g_autofree char *cmdline_nl = g_strconcat(cmdline, "\n", NULL);
     Vm *vm;
 
     g_unlink(serial_path);
+    if (trace_path) {
+        g_unlink(trace_path);
+        g_free(d->dst_trace_path);
+        d->dst_trace_path = g_strdup(trace_path);
+    }
     g_file_set_contents(cmd_path, cmdline_nl, -1, NULL);
     vm = vm_spawn(name, (const char *const *)argv->pdata, qmp_path, serial_path,
                   stderr_path, error);
@@ -351,7 +374,7 @@ static gboolean set_capabilities(Vm *vm, const Config *cfg, GError **error)
     json_object_set_string_member(ev, "capability", "events");
     json_object_set_boolean_member(ev, "state", TRUE);
     json_array_add_object_element(caps, ev);
-    if (cfg->postcopy_after > 0) {
+    if (cfg->postcopy_after > 0 || cfg->postcopy_after_precopy) {
         JsonObject *pc = json_object_new();
 
         json_object_set_string_member(pc, "capability", "postcopy-ram");
@@ -972,8 +995,9 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
             a->postcopy_at_s = elapsed;
             drv_log("%.2f s: the source switched to postcopy", elapsed);
         }
-        if (cfg->postcopy_after > 0 && a->postcopy_at_s < 0 && elapsed >= cfg->postcopy_after &&
-            g_str_equal(status, "active")) {
+        if (((cfg->postcopy_after > 0 && elapsed >= cfg->postcopy_after) ||
+             (cfg->postcopy_after_precopy && qmp_get_int(qm, "ram.dirty-sync-count", 0) >= 2)) &&
+            a->postcopy_at_s < 0 && g_str_equal(status, "active")) {
             a->postcopy_at_s = elapsed;
             drv_log("%.2f s: migrate-start-postcopy", elapsed);
             if (!vm_cmd_simple(d->src, "migrate-start-postcopy", NULL, error)) {
@@ -1675,16 +1699,47 @@ static void finish_net(Driver *d)
     netprobe_finish(d->net, &d->report->net);
     d->net = NULL;
     d->report->have_net = TRUE;
-    if (d->report->net.mac_moved_real_us) {
-        timeline_add(d->report->timeline, "net", "MAC moved", d->report->net.mac_moved_real_us);
-    }
-    if (d->report->net.gap_first_reply_real_us) {
-        timeline_add(d->report->timeline, "net", "last ping reply",
-                     d->report->net.gap_last_reply_real_us);
-        timeline_add(d->report->timeline, "net", "first ping reply",
-                     d->report->net.gap_first_reply_real_us);
+    {
+        const NetResult *n = &d->report->net;
+        const struct { const char *what; gint64 real_us; } marks[] = {
+            { "MAC moved", n->mac_moved_real_us },
+            { "first announce", n->first_announce_real_us },
+            { "first guest frame", n->first_guest_frame_real_us },
+            { "last ping reply", n->gap_last_reply_real_us },
+            { "first ping reply", n->gap_first_reply_real_us },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
+            if (marks[i].real_us) {  /* 0: not seen */
+                timeline_add(d->report->timeline, "net", marks[i].what, marks[i].real_us);
+            }
+        }
     }
     evaluate_net(d);
+}
+
+/* After the destination exited, so its trace is complete */
+static void read_fault_trace(Driver *d)
+{
+    g_autoptr(GError) err = NULL;
+    gint64 ran_us = 0;
+
+    if (!d->dst_trace_path) {
+        return;
+    }
+    timeline_mark_real_us(d->report->timeline, "dst", "RESUME", &ran_us);
+    if (!faults_read(d->dst_trace_path, ran_us, &d->report->faults, &err)) {
+        report_fail(d->report, "--trace-faults: %s", err->message);
+        return;
+    }
+    if (d->report->faults.first_request_real_us) {
+        timeline_add(d->report->timeline, "dst", "first page fault",
+                     d->report->faults.first_request_real_us);
+    }
+    if (d->report->faults.first_resolved_real_us) {
+        timeline_add(d->report->timeline, "dst", "first fault served",
+                     d->report->faults.first_resolved_real_us);
+    }
 }
 
 static void cleanup(Driver *d)
@@ -1743,6 +1798,7 @@ int main(int argc, char **argv)
     collect_events(&d);
     finish_net(&d);
     cleanup(&d);
+    read_fault_trace(&d);
     report_add_timing(d.report, "total", (drv_now_us() - t0) / 1e6);
     rc = exit_code(&d, error);
 
@@ -1764,6 +1820,7 @@ int main(int argc, char **argv)
         remove_run_dir(d.run_dir);
     }
     g_free(d.run_dir);
+    g_free(d.dst_trace_path);
     g_free(d.incoming_uri);
     report_free(d.report);
     config_clear(&cfg);

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_bridge.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -71,6 +75,10 @@ struct NetProbe {
     /* owned by the thread until it is joined */
     int icmp_fd;
     int tcp_fd;
+    /* frames the destination's QEMU sends into its tap (the driver's netns) */
+    int tap_fd;
+    gint64 first_announce_real_us;   /* QEMU's RARP self-announce */
+    gint64 first_guest_frame_real_us; /* anything else from the guest's MAC */
     guint16 echo_ident;
     GArray *pings;             /* PingRec, index = sequence number */
     GArray *echoes;            /* gint64 arrival of each whole TCP echo */
@@ -373,6 +381,79 @@ static void connect_tcp(NetProbe *p)
     g_mutex_unlock(&p->lock);
 }
 
+/*
+ * Frames the destination's QEMU writes into its tap: the kernel sees them
+ * as received on the tap.  The first RARP from the guest's MAC is QEMU's
+ * announce; the first other frame is the guest speaking for itself.
+ */
+static void receive_tap(NetProbe *p)
+{
+    for (;;) {
+        guint8 frame[64];
+        struct sockaddr_ll from;
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(struct timeval))];
+        } control;
+        struct iovec iov = { frame, sizeof(frame) };
+        struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from),
+                              .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = control.buf,
+                              .msg_controllen = sizeof(control.buf) };
+        ssize_t n = recvmsg(p->tap_fd, &msg, MSG_DONTWAIT);
+        gint64 at_us = g_get_real_time();
+
+        if (n < 0) {
+            return;
+        }
+        if (n < ETH_HLEN || from.sll_pkttype == PACKET_OUTGOING ||
+            memcmp(frame + ETH_ALEN, p->mac, ETH_ALEN)) {
+            continue;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP) {
+                struct timeval tv;
+
+                memcpy(&tv, CMSG_DATA(c), sizeof(tv));
+                at_us = (gint64)tv.tv_sec * G_USEC_PER_SEC + tv.tv_usec;
+            }
+        }
+        if (((frame[12] << 8) | frame[13]) == ETH_P_RARP) {
+            if (!p->first_announce_real_us) {
+                p->first_announce_real_us = at_us;
+            }
+        } else if (!p->first_guest_frame_real_us) {
+            p->first_guest_frame_real_us = at_us;
+        }
+    }
+}
+
+/* A packet socket on the destination's tap, or -1 with the reason in @why */
+static int open_tap_capture(const char *tap, GString *why)
+{
+    struct sockaddr_ll addr = { .sll_family = AF_PACKET,
+                                .sll_protocol = htons(ETH_P_ALL) };
+    int one = 1;
+    int fd;
+
+    addr.sll_ifindex = (int)if_nametoindex(tap);
+    if (!addr.sll_ifindex) {
+        g_string_append_printf(why, "no interface %s: %s", tap, g_strerror(errno));
+        return -1;
+    }
+    fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0) {
+        g_string_append_printf(why, "packet socket on %s: %s (needs CAP_NET_RAW)", tap,
+                               g_strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
 static gpointer probe_thread(gpointer data)
 {
     NetProbe *p = data;
@@ -393,7 +474,8 @@ static gpointer probe_thread(gpointer data)
     next_tick = drv_now_us();
     for (;;) {
         gint64 now = drv_now_us();
-        struct pollfd pfd[2] = { { .fd = p->icmp_fd, .events = POLLIN },
+        struct pollfd pfd[3] = { { .fd = p->icmp_fd, .events = POLLIN },
+                                 { .fd = p->tap_fd, .events = POLLIN },
                                  { .fd = p->tcp_fd, .events = POLLIN } };
         gboolean stop;
 
@@ -423,10 +505,11 @@ static gpointer probe_thread(gpointer data)
                 next_tick = now;  /* we were descheduled: do not burst */
             }
         }
-        if (poll(pfd, p->tcp_fd >= 0 ? 2 : 1,
+        if (poll(pfd, p->tcp_fd >= 0 ? 3 : 2,
                  (int)MAX(0, (next_tick - now + 999) / 1000)) > 0) {
             now = drv_now_us();
             receive_pings(p, now);
+            receive_tap(p);
             if (p->tcp_fd >= 0) {
                 receive_tcp(p, now);
             }
@@ -487,6 +570,9 @@ static void probe_free(NetProbe *p)
     }
     if (p->tcp_fd >= 0) {
         close(p->tcp_fd);
+    }
+    if (p->tap_fd >= 0) {
+        close(p->tap_fd);
     }
     g_array_unref(p->pings);
     g_array_unref(p->echoes);
@@ -578,6 +664,7 @@ NetProbe *netprobe_start(const NetProbeConfig *cfg, double ready_timeout_s, GErr
     p->dst_tap = g_strdup(cfg->dst_tap);
     p->icmp_fd = -1;
     p->tcp_fd = -1;
+    p->tap_fd = -1;
     p->echo_ident = (guint16)(getpid() ^ 0x6d61);
     p->pings = g_array_new(FALSE, FALSE, sizeof(PingRec));
     p->echoes = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -593,6 +680,16 @@ NetProbe *netprobe_start(const NetProbeConfig *cfg, double ready_timeout_s, GErr
     p->brforward_path = g_strdup_printf("/sys/class/net/%s/brforward", bridge);
     p->src_tx_path = g_strdup_printf("/sys/class/net/%s/statistics/tx_packets", cfg->src_tap);
     p->dst_tx_path = g_strdup_printf("/sys/class/net/%s/statistics/tx_packets", cfg->dst_tap);
+    {
+        g_autoptr(GString) why = g_string_new(NULL);
+
+        /* Opened here: the probe thread moves into the client's netns */
+        p->tap_fd = open_tap_capture(cfg->dst_tap, why);
+        if (p->tap_fd < 0) {
+            g_set_error(error, DRV_ERROR, DRV_ERROR_FAILED, "network probe: %s", why->str);
+            goto fail;
+        }
+    }
 
     p->thread = g_thread_new("netprobe", probe_thread, p);
     g_mutex_lock(&p->lock);
@@ -787,6 +884,8 @@ void netprobe_finish(NetProbe *p, NetResult *out)
             out->gap_first_reply_real_us = gap_end + real_minus_mono;
         }
     }
+    out->first_announce_real_us = p->first_announce_real_us;
+    out->first_guest_frame_real_us = p->first_guest_frame_real_us;
     if (p->complete_us) {
         out->have_tap_window = tap_window(p->bridge, p->complete_us + G_USEC_PER_SEC,
                                           p->complete_us + 2 * G_USEC_PER_SEC,

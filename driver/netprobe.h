@@ -56,6 +56,10 @@ typedef struct {
     gint64 gap_last_reply_real_us;
     gint64 gap_first_reply_real_us;
     gint64 mac_moved_real_us;
+    /* the first frames the destination's QEMU sent from the guest's MAC:
+     * its RARP announce, and anything else (the guest's own); 0 if none */
+    gint64 first_announce_real_us;
+    gint64 first_guest_frame_real_us;
 } NetResult;
 
 typedef struct NetProbe NetProbe;

@@ -374,6 +374,14 @@ static gboolean validate(Config *cfg, const char *scenario, const char *bandwidt
     if (cfg->postcopy_after < 0) {
         return usage_error(error, "--postcopy-after must be >= 0");
     }
+    if (cfg->postcopy_after > 0 && cfg->postcopy_after_precopy) {
+        return usage_error(error, "--postcopy-after and --postcopy-after-precopy are two "
+                           "ways to say when to switch: give one");
+    }
+    if (cfg->postcopy_after_precopy && cfg->scenario == SCENARIO_KILL_DST) {
+        return usage_error(error, "--postcopy-after-precopy cannot be combined with --scenario "
+                           "kill-dst: a destination killed in postcopy takes the guest with it");
+    }
     if (cfg->postcopy_after > 0 && cfg->scenario == SCENARIO_KILL_DST) {
         return usage_error(error, "--postcopy-after cannot be combined with --scenario kill-dst: "
                            "a destination killed in postcopy takes the guest with it");
@@ -480,6 +488,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "Turn on postcopy-ram on both sides and switch to postcopy (migrate-start-postcopy) "
           "this long after migrate; the destination stays paused until every page has "
           "arrived, so --verify still compares all of memory (default: off)", "SECONDS" },
+        { "postcopy-after-precopy", 0, 0, G_OPTION_ARG_NONE, &cfg->postcopy_after_precopy,
+          "As --postcopy-after, but switch once the first pass is done (the second "
+          "dirty-bitmap sync), as virsh migrate --postcopy-after-precopy does; QEMU still "
+          "completes by precopy if what is left fits its downtime limit", NULL },
         { "capability", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->capabilities,
           "Migration capability on both sides (repeatable; 'events' is always on)", "NAME=on|off" },
         { "param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->params,
@@ -499,6 +511,11 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
         { "no-retry", 0, 0, G_OPTION_ARG_NONE, &cfg->no_retry,
           "After cancel/kill-dst, do not migrate again to a fresh destination "
           "(by default the retry is always verified as with --verify)", NULL },
+        { "trace-faults", 0, 0, G_OPTION_ARG_NONE, &cfg->trace_faults,
+          "Have the destination trace its postcopy page requests (QEMU trace events "
+          "postcopy_page_req_add/_del, host-clock stamps): the report gives the page faults "
+          "the guest waited on, their count and latency, in the first 100 ms after it ran "
+          "and in all", NULL },
         { "verify", 0, 0, G_OPTION_ARG_NONE, &cfg->verify,
           "Compare per-page digests of source and destination RAM after migration", NULL },
         { "post-run", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->post_run,

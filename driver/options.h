@@ -57,6 +57,7 @@ typedef struct {
     double converge_after;   /* raise the downtime limit after this long; 0 = off */
     gint64 converge_downtime_limit;
     double postcopy_after;   /* migrate-start-postcopy this long after migrate; 0 = off */
+    gboolean postcopy_after_precopy; /* ... once the first pass is done */
     char **capabilities;     /* NAME=on|off */
     char **params;           /* NAME=VALUE */
     double migrate_timeout;
@@ -76,6 +77,7 @@ typedef struct {
     int net_interval_ms;
 
     /* checks and output */
+    gboolean trace_faults;   /* the destination traces its postcopy page requests */
     gboolean verify;
     double post_run;
     char *json_path;

@@ -442,6 +442,7 @@ void report_print(Report *r, FILE *out)
         print_net(out, r);
     }
     timeline_print(r->timeline, out);
+    faults_print(&r->faults, out);
     if (r->verify != CHECK_SKIPPED || cfg->verify) {
         g_autofree char *line = report_verify_line(r);
 
@@ -901,6 +902,7 @@ static JsonNode *report_to_json(Report *r)
     add_vcpu_threads(b, r);
     add_net(b, r);
     timeline_add_json(r->timeline, b);
+    faults_add_json(&r->faults, b);
     add_verify(b, r);
     json_builder_set_member_name(b, "timings_s");
     json_builder_begin_object(b);

@@ -11,6 +11,7 @@
 #include "netprobe.h"
 #include "options.h"
 #include "threadcpu.h"
+#include "faults.h"
 #include "timeline.h"
 
 typedef enum {
@@ -76,6 +77,7 @@ typedef struct {
     /* --net-client-netns */
     gboolean have_net;
     NetResult net;
+    FaultStats faults;       /* --trace-faults */
 
     /* QMP events of both sides and the probe's marks, on the host clock */
     Timeline *timeline;

@@ -26,9 +26,13 @@ static const struct {
     { "src", "accel postcopy_discard begin", "source: discard sent" },
     { "src", "accel postcopy_discard end", "destination applied the discard" },
     { "dst", "RESUME", "destination vCPUs run" },
+    { "dst", "first page fault", "destination: first page fault" },
+    { "dst", "first fault served", "destination: its page arrived" },
     { "dst", "MIGRATION completed", "destination: loaded" },
     { "src", "MIGRATION completed", "source: completed" },
     { "net", "last ping reply", "last ping reply before" },
+    { "net", "first announce", "destination's first announce" },
+    { "net", "first guest frame", "guest's first frame from dst" },
     { "net", "MAC moved", "bridge moved the MAC" },
     { "net", "first ping reply", "first ping reply after" },
 };
@@ -173,14 +177,15 @@ static const TimelineEvent *anchor(const Timeline *t)
     return stop;
 }
 
-gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what, double *ms)
+/* The first @side event named @what of the final attempt */
+static const TimelineEvent *first_of_final(const Timeline *t, const char *side,
+                                           const char *what)
 {
-    const TimelineEvent *a = anchor(t);
     const TimelineEvent *setup = find_last(t, "src", "MIGRATION setup", G_MAXINT64);
     const TimelineEvent *first = NULL;
 
-    if (!a) {
-        return FALSE;
+    if (!setup) {
+        return NULL;
     }
     for (guint i = 0; i < t->events->len; i++) {
         const TimelineEvent *e = &g_array_index(t->events, TimelineEvent, i);
@@ -192,11 +197,30 @@ gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what,
             first = e;
         }
     }
+    return first;
+}
+
+gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what, double *ms)
+{
+    const TimelineEvent *a = anchor(t);
+    const TimelineEvent *first = a ? first_of_final(t, side, what) : NULL;
+
     if (!first) {
         return FALSE;
     }
     *ms = (first->real_us - a->real_us) / 1000.0;
     return TRUE;
+}
+
+gboolean timeline_mark_real_us(const Timeline *t, const char *side, const char *what,
+                               gint64 *real_us)
+{
+    const TimelineEvent *first = anchor(t) ? first_of_final(t, side, what) : NULL;
+
+    if (first) {
+        *real_us = first->real_us;
+    }
+    return first != NULL;
 }
 
 typedef struct {

@@ -40,6 +40,9 @@ gboolean timeline_mark_ms(const Timeline *t, const char *side, const char *what,
  */
 gboolean timeline_find_since(const Timeline *t, const char *side, const char *what,
                              gint64 since_us, gint64 *real_us);
+/* As timeline_mark_ms(), the event's own time (CLOCK_REALTIME) */
+gboolean timeline_mark_real_us(const Timeline *t, const char *side, const char *what,
+                               gint64 *real_us);
 /* The switchover's marks, one row each; nothing without a switch. */
 void timeline_print(const Timeline *t, FILE *out);
 /* "timeline": {"anchor": ..., "marks_ms": {...}, "events": [...]}. */
