@@ -326,12 +326,16 @@ typedef enum MigAccelPeer {
  *   with the common features in *@features (0 unless
  *   %MIGACCEL_PEER_MIGACCEL); on the source it is settled when postcopy
  *   starts, on the destination when the source asks.  Any thread.
+ * @postcopy_preempt: (version 7) the postcopy-preempt capability is on:
+ *   pages the destination asks for in postcopy go on a channel of their
+ *   own instead of queueing behind the background push.  Any thread.
  */
 typedef struct MigAccelMigrationServices {
     uint32_t struct_size;
     bool (*vm_running)(void);
     bool (*postcopy_ram)(void);
     MigAccelPeer (*peer)(uint32_t *features);
+    bool (*postcopy_preempt)(void);
 } MigAccelMigrationServices;
 
 /**

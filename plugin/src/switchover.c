@@ -97,6 +97,14 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
                       "switchover=bitmap needs the postcopy-ram capability on "
                       "both sides; this migration switches over by precopy");
         }
+        if (sw->bitmap_in_force && !host->migration->postcopy_preempt()) {
+            host->log(MIGACCEL_LOG_INFO,
+                      "switchover=bitmap without the postcopy-preempt "
+                      "capability: pages the guest faults on after the switch "
+                      "wait behind the pages pushed in the background; turn "
+                      "postcopy-preempt on on both sides to give them a "
+                      "channel of their own");
+        }
         return;
     case MIGACCEL_EV_DST_SETUP:
         if (info->edge == MIGACCEL_BEGIN) {
@@ -206,6 +214,7 @@ void migaccel_switchover_foreach(MigAccelSwitchover *sw, const MigAccelStatSink 
                 COUNTER_GET(sw->precopy_completion_declined));
     stat_number(sink, "precopy_completion_expected_us",
                 COUNTER_GET(sw->precopy_completion_expected_us));
+    stat_number(sink, "postcopy_preempt", sw->host->migration->postcopy_preempt());
     stat_string(sink, "peer_state", peer_name(peer));
     stat_number(sink, "peer_features", features);
     stat_string(sink, "discard_format",

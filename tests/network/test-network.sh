@@ -10,6 +10,11 @@
 #            MAC to the destination's tap right after switchover, the
 #            source's tap must get no more of its traffic, the TCP
 #            connection must survive, the guest's pattern check must pass
+#   bitmap   as migrate, with switchover=bitmap and postcopy-preempt: the
+#            source switches to postcopy, the timeline has the destination's
+#            start, its first announce and the guest's first frame, and the
+#            destination's fault trace (--trace-faults) the pages the guest
+#            waited on, every one of them served
 #   cancel   migrate_cancel mid-way, no retry: the guest stays on the
 #            source, no ping lost, the TCP connection survives, its MAC
 #            never moves
@@ -40,6 +45,8 @@ args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
       --json "$TEST_TMP/report.json")
 case "$scenario" in
 migrate) ;;
+bitmap) args+=(--accel-prop switchover=bitmap --capability postcopy-ram=on
+               --capability postcopy-preempt=on --trace-faults) ;;
 cancel) args+=(--scenario cancel --after 1.0 --scenario-bandwidth 100M --no-retry) ;;
 *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
@@ -66,7 +73,9 @@ expect_value() { # NAME EXPR EXPECTED
 
 expect_value "TCP connection survived" "r['network']['tcp_survived']" True
 expect_value "MAC on the source tap before" "r['network']['mac_port_before']" "source tap"
-if [ "$scenario" = migrate ]; then
+# mark NAME: the timeline mark's ms from the source's stop, or None
+mark() { echo "r['timeline']['marks_ms'].get('$1')"; }
+if [ "$scenario" != cancel ]; then
     expect_value "migration completed" "r['migration']['status']" completed
     expect_value "MAC on the destination tap at the end" "r['network']['mac_port_at_end']" \
         "destination tap"
@@ -75,6 +84,22 @@ if [ "$scenario" = migrate ]; then
     expect_value "source tap got at most 5 packets 1-2 s after switchover" \
         "r['network']['src_tap_packets_1_2s'] is not None and r['network']['src_tap_packets_1_2s'] <= 5" True
     expect_value "destination guest's pattern check" "r['guest']['check']" ok
+    for m in "dst RESUME" "net first announce" "net first guest frame" "net first ping reply"; do
+        expect_value "timeline: '$m' within 2 s of the source's stop" \
+            "$(mark "$m") is not None and 0 <= $(mark "$m") <= 2000" True
+    done
+    expect_value "timeline: the guest's first frame after the destination ran" \
+        "$(mark "net first guest frame") >= $(mark "dst RESUME")" True
+    if [ "$scenario" = bitmap ]; then
+        expect_value "the source switched to postcopy" \
+            "any(e['side'] == 'src' and e['event'] == 'MIGRATION postcopy-active' for e in r['timeline']['events'])" True
+        expect_value "fault trace: the guest waited on pages, each one served" \
+            "r['faults'] is not None and r['faults']['requests'] >= 1 and r['faults']['resolved'] == r['faults']['requests']" True
+        expect_value "timeline: the first fault's page arrived after the fault" \
+            "$(mark "dst first fault served") >= $(mark "dst first page fault")" True
+        echo "measured: $(json_get "r['faults']['window_requests']") faults in the first 100 ms," \
+            "$(json_get "r['faults']['requests']") in all, served in $(json_get "r['faults']['latency_median_ms']") ms median"
+    fi
     echo "measured: QEMU downtime $(json_get "r['migration']['downtime_ms']") ms," \
         "longest ping gap $(json_get "round(r['network']['longest_gap_ms'])") ms," \
         "$(json_get "r['network']['pings_lost']") of $(json_get "r['network']['pings_sent']") pings lost"

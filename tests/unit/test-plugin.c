@@ -358,6 +358,7 @@ static struct {
     MigAccelPeer peer;
     uint32_t peer_features;
     bool postcopy_ram;
+    bool postcopy_preempt;
 } fake;
 
 static MigAccelDirtyTracking fake_dirty_tracking(void)
@@ -474,11 +475,17 @@ static bool fake_postcopy_ram(void)
     return fake.postcopy_ram;
 }
 
+static bool fake_postcopy_preempt(void)
+{
+    return fake.postcopy_preempt;
+}
+
 static const MigAccelMigrationServices fake_migration = {
     .struct_size = sizeof(MigAccelMigrationServices),
     .vm_running = fake_vm_running,
     .postcopy_ram = fake_postcopy_ram,
     .peer = fake_peer,
+    .postcopy_preempt = fake_postcopy_preempt,
 };
 
 static const MigAccelTrackingServices fake_tracking = {
@@ -976,9 +983,20 @@ static void test_switchover_bitmap(void)
     g_assert_cmpuint(stat_now(&plugin, "switchover_fallbacks"), ==, 1);
     g_assert_cmpuint(stat_now(&plugin, "switchover_bitmap_in_force"), ==, 0);
 
-    /* with postcopy-ram: after the first pass (second sync), once */
+    /* with postcopy-ram but no postcopy-preempt: a hint, and the stat */
     fake.postcopy_ram = true;
+    fake.postcopy_preempt = true;
+    g_string_truncate(host_log_text, 0);
     send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_null(strstr(host_log_text->str, "postcopy-preempt"));
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_preempt"), ==, 1);
+    fake.postcopy_preempt = false;
+
+    /* with postcopy-ram: after the first pass (second sync), once */
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_nonnull(strstr(host_log_text->str, "without the postcopy-preempt "
+                            "capability"));
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_preempt"), ==, 0);
     g_assert_cmpuint(stat_now(&plugin, "switchover_bitmap_in_force"), ==, 1);
     sync_end(&plugin, 1);
     g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
