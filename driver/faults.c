@@ -111,19 +111,21 @@ gboolean faults_read(const char *path, gint64 window_start_us, FaultStats *out,
         const Request *r = &g_array_index(reqs, Request, i);
         double ms = (r->served_us - r->asked_us) / 1000.0;
 
+        gboolean in_window = r->asked_us >= window_start_us && r->asked_us < window_end_us;
+
         if (!out->first_request_real_us) {
             out->first_request_real_us = r->asked_us;
             out->first_resolved_real_us = r->served_us;
         }
+        out->window_requests += in_window;
         if (!r->served_us) {
             continue;
         }
         out->resolved++;
         g_array_append_val(all, ms);
-        if (r->asked_us >= window_start_us && r->asked_us < window_end_us) {
+        if (in_window) {
             g_array_append_val(window, ms);
         }
-        out->window_requests += r->asked_us >= window_start_us && r->asked_us < window_end_us;
     }
     g_array_sort(all, cmp_double);
     g_array_sort(window, cmp_double);

@@ -11,7 +11,7 @@
 
 #include <json-glib/json-glib.h>
 
-/* QEMU arguments that make the destination write that trace to @path */
+/* The destination's trace events (-trace enable=NAME) that faults_read() reads */
 #define FAULT_TRACE_EVENTS "postcopy_page_req_add", "postcopy_page_req_del"
 
 typedef struct {
