@@ -52,6 +52,12 @@ expect_refusal "bad bandwidth" 2 "--max-bandwidth 'fast'" --max-bandwidth fast
 expect_refusal "negative postcopy delay" 2 "--postcopy-after must be >= 0" --postcopy-after -1
 expect_refusal "postcopy with kill-dst" 2 "cannot be combined with --scenario kill-dst" \
     --postcopy-after 1 --scenario kill-dst
+expect_refusal "two ways to say when to switch to postcopy" 2 \
+    "--postcopy-after and --postcopy-after-precopy are two ways to say when to switch" \
+    --postcopy-after 1 --postcopy-after-precopy
+expect_refusal "postcopy after the first pass with kill-dst" 2 \
+    "--postcopy-after-precopy cannot be combined with --scenario kill-dst" \
+    --postcopy-after-precopy --scenario kill-dst
 expect_refusal "net options without a client namespace" 2 "need --net-client-netns" \
     "${net[@]}"
 expect_refusal "client namespace without the rest" 2 \

@@ -46,6 +46,9 @@ start_must_fail "unreleased API version 5" "uses API version 5, this QEMU suppor
     "migration-accel,id=ma0,plugin=$bad/libapi-v5.so"
 start_must_fail "invalid option value" "invalid value 'bogus' for trace-install (accepted: stock, loose)" \
     "migration-accel,id=ma0,plugin=$PLUGIN,args=trace-install=bogus"
+start_must_fail "invalid number option" \
+    "invalid value '20ms' for precopy-downtime-max-ms (accepted: a whole number from 0 to 2000000)" \
+    "migration-accel,id=ma0,plugin=$PLUGIN,args=precopy-downtime-max-ms=20ms"
 # Options pass through QEMU unread: the plugin names the ones it has
 start_must_fail "unknown plugin option" \
     "unknown option 'no-such-option' (options: trace-install, wp-granularity, switchover, transport, precopy-downtime-max-ms, x-inject-fault)" \
