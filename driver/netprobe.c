@@ -509,7 +509,9 @@ static gpointer probe_thread(gpointer data)
                  (int)MAX(0, (next_tick - now + 999) / 1000)) > 0) {
             now = drv_now_us();
             receive_pings(p, now);
-            receive_tap(p);
+            if (pfd[1].revents & POLLIN) {
+                receive_tap(p);
+            }
             if (p->tcp_fd >= 0) {
                 receive_tcp(p, now);
             }
