@@ -15,23 +15,11 @@ typedef struct {
 /* "PID@SEC.USEC:postcopy_page_req_add new page req 0xADDR total N" */
 static gboolean parse_line(const char *line, gboolean *add, guint64 *addr, gint64 *us)
 {
-    const char *at = strchr(line, '@');
     const char *p;
-    char *end;
-    guint64 sec, usec;
 
-    if (!at) {
+    if (!drv_trace_line(line, us, &p)) {
         return FALSE;
     }
-    sec = g_ascii_strtoull(at + 1, &end, 10);
-    if (*end != '.') {
-        return FALSE;
-    }
-    usec = g_ascii_strtoull(end + 1, &end, 10);
-    if (*end != ':') {
-        return FALSE;
-    }
-    p = end + 1;
     if (g_str_has_prefix(p, "postcopy_page_req_add ")) {
         *add = TRUE;
     } else if (g_str_has_prefix(p, "postcopy_page_req_del ")) {
@@ -46,15 +34,7 @@ static gboolean parse_line(const char *line, gboolean *add, guint64 *addr, gint6
     p += 5;
     /* glibc prints a null pointer as "(nil)" */
     *addr = g_str_has_prefix(p, "(nil)") ? 0 : g_ascii_strtoull(p, NULL, 16);
-    *us = (gint64)(sec * G_USEC_PER_SEC + usec);
     return TRUE;
-}
-
-static gint cmp_double(gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
 }
 
 static double quantile(GArray *sorted, double q)
@@ -127,8 +107,8 @@ gboolean faults_read(const char *path, gint64 window_start_us, FaultStats *out,
             g_array_append_val(window, ms);
         }
     }
-    g_array_sort(all, cmp_double);
-    g_array_sort(window, cmp_double);
+    g_array_sort(all, drv_cmp_double);
+    g_array_sort(window, drv_cmp_double);
     out->latency_median_ms = quantile(all, 0.5);
     out->latency_p90_ms = quantile(all, 0.9);
     out->latency_max_ms = all->len ? g_array_index(all, double, all->len - 1) : 0;

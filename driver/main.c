@@ -64,6 +64,7 @@ typedef struct {
     goffset src_base_end;
     NetProbe *net;           /* --net-client-netns, from guest ready to the end */
     char *dst_trace_path;    /* --trace-faults: the latest destination's trace */
+    char *src_trace_path;    /* --trace-syncs: the source's trace */
     gboolean src_plugin_unloaded; /* --unload-before-retry did its object-del */
 } Driver;
 
@@ -169,7 +170,9 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
                                   const char *serial_path, const char *trace_path,
                                   gboolean incoming)
 {
-    static const char *const fault_events[] = { FAULT_TRACE_EVENTS };
+    static const char *const fault_events[] = { FAULT_TRACE_EVENTS, NULL };
+    static const char *const sync_events[] = { SYNC_TRACE_EVENTS, NULL };
+    const char *const *events = incoming ? fault_events : sync_events;
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *qmp = opt_escape(qmp_path);
     g_autofree char *serial = opt_escape(serial_path);
@@ -213,9 +216,9 @@ static GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
         /* host-clock stamps, to line up with the QMP events' timestamps */
         add_arg(a, "-msg");
         add_arg(a, "timestamp=on");
-        for (size_t i = 0; i < G_N_ELEMENTS(fault_events); i++) {
+        for (size_t i = 0; events[i]; i++) {
             add_arg(a, "-trace");
-            add_argf(a, "enable=%s", fault_events[i]);
+            add_argf(a, "enable=%s", events[i]);
         }
         add_arg(a, "-D");
         add_arg(a, trace_path);
@@ -293,7 +296,7 @@ static Vm *start_vm(Driver *d, const char *name, gboolean incoming, GError **err
     g_autofree char *serial_path = run_path(d, name, "serial.log");
     g_autofree char *stderr_path = run_path(d, name, "stderr.log");
     g_autofree char *cmd_path = run_path(d, name, "cmdline.txt");
-    g_autofree char *trace_path = incoming && d->cfg->trace_faults
+    g_autofree char *trace_path = (incoming ? d->cfg->trace_faults : d->cfg->trace_syncs)
                                   ? run_path(d, name, "trace.log") : NULL;
     g_autoptr(GPtrArray) argv = build_qemu_argv(d->cfg, qmp_path, serial_path, trace_path,
                                                 incoming);
@@ -303,9 +306,11 @@ static Vm *start_vm(Driver *d, const char *name, gboolean incoming, GError **err
 
     g_unlink(serial_path);
     if (trace_path) {
+        char **latest = incoming ? &d->dst_trace_path : &d->src_trace_path;
+
         g_unlink(trace_path);
-        g_free(d->dst_trace_path);
-        d->dst_trace_path = g_strdup(trace_path);
+        g_free(*latest);
+        *latest = g_strdup(trace_path);
     }
     g_file_set_contents(cmd_path, cmdline_nl, -1, NULL);
     vm = vm_spawn(name, (const char *const *)argv->pdata, qmp_path, serial_path,
@@ -561,6 +566,30 @@ static gboolean watch_sleep(Driver *d, guint ms, GError **error)
     return TRUE;
 }
 
+/*
+ * A guest that never got ready: where its vCPUs are, for whoever reads the
+ * run dir (a boot hang is otherwise only a timeout). Returns the file's
+ * path, or why there is none.
+ */
+static char *save_vcpu_registers(Driver *d, Vm *vm)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *path = g_build_filename(d->run_dir, "src-registers.txt", NULL);
+
+    json_object_set_string_member(args, "command-line", "info registers -a");
+    ret = vm->qmp ? qmp_client_execute(vm->qmp, "human-monitor-command", args, 5000, &err)
+                  : NULL;
+    if (!ret) {
+        return g_strdup_printf("not read: %s", err ? err->message : "no QMP connection");
+    }
+    if (!g_file_set_contents(path, json_node_get_string(ret) ?: "", -1, &err)) {
+        return g_strdup_printf("not saved: %s", err->message);
+    }
+    return g_steal_pointer(&path);
+}
+
 static gboolean wait_guest_ready(Driver *d, GError **error)
 {
     const char *needle = d->cfg->wait_serial;
@@ -575,10 +604,13 @@ static gboolean wait_guest_ready(Driver *d, GError **error)
     while (!guestlog_contains(log, 0, needle)) {
         if (drv_now_us() > deadline) {
             g_autofree char *tail = drv_file_tail(log, 10);
+            g_autofree char *regs = save_vcpu_registers(d, d->src);
 
             g_set_error(error, DRV_ERROR, DRV_ERROR_TIMEOUT,
-                        "guest did not print \"%s\" within %.0f s; last serial lines:\n%s",
-                        needle, d->cfg->ready_timeout, *tail ? tail : "(serial log empty)");
+                        "guest did not print \"%s\" within %.0f s (vCPU registers: %s); "
+                        "last serial lines:\n%s",
+                        needle, d->cfg->ready_timeout, regs,
+                        *tail ? tail : "(serial log empty)");
             return FALSE;
         }
         if (!watch_sleep(d, 200, error)) {
@@ -929,6 +961,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
     json_object_set_string_member(args, "uri", uri);
     t0 = drv_now_us();
     real0 = g_get_real_time();
+    a->started_real_us = real0;
     if (!vm_cmd_simple(d->src, "migrate", args, error)) {
         return FALSE;
     }
@@ -960,6 +993,7 @@ static gboolean run_migration(Driver *d, MigAttempt *a, Scenario action, GError 
             a->last_active = json_object_ref(qm);
         }
         progress_update(&progress, qm, elapsed);
+        report_add_sample(a, qm, elapsed);
         if (status_is_terminal(status)) {
             gint64 switched_us;
 
@@ -1718,6 +1752,16 @@ static void finish_net(Driver *d)
     evaluate_net(d);
 }
 
+/* After the source exited, so its trace is complete */
+static void read_sync_trace(Driver *d)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (d->src_trace_path && !syncs_read(d->src_trace_path, &d->report->syncs, &err)) {
+        report_fail(d->report, "--trace-syncs: %s", err->message);
+    }
+}
+
 /* After the destination exited, so its trace is complete */
 static void read_fault_trace(Driver *d)
 {
@@ -1799,6 +1843,7 @@ int main(int argc, char **argv)
     finish_net(&d);
     cleanup(&d);
     read_fault_trace(&d);
+    read_sync_trace(&d);
     report_add_timing(d.report, "total", (drv_now_us() - t0) / 1e6);
     rc = exit_code(&d, error);
 
@@ -1821,6 +1866,7 @@ int main(int argc, char **argv)
     }
     g_free(d.run_dir);
     g_free(d.dst_trace_path);
+    g_free(d.src_trace_path);
     g_free(d.incoming_uri);
     report_free(d.report);
     config_clear(&cfg);

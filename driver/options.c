@@ -516,6 +516,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "postcopy_page_req_add/_del, host-clock stamps): the report gives the page faults "
           "the guest waited on, their count and latency, in the first 100 ms after it ran "
           "and in all", NULL },
+        { "trace-syncs", 0, 0, G_OPTION_ARG_NONE, &cfg->trace_syncs,
+          "Have the source trace its dirty-bitmap syncs (QEMU trace events "
+          "migration_bitmap_sync_start/_end): the report gives their count and time, "
+          "the same way with or without the plugin", NULL },
         { "verify", 0, 0, G_OPTION_ARG_NONE, &cfg->verify,
           "Compare per-page digests of source and destination RAM after migration", NULL },
         { "post-run", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->post_run,

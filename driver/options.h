@@ -78,6 +78,7 @@ typedef struct {
 
     /* checks and output */
     gboolean trace_faults;   /* the destination traces its postcopy page requests */
+    gboolean trace_syncs;    /* the source traces its dirty-bitmap syncs */
     gboolean verify;
     double post_run;
     char *json_path;

@@ -19,6 +19,7 @@ static void attempt_free(MigAttempt *a)
     if (a->last_active) {
         json_object_unref(a->last_active);
     }
+    g_array_unref(a->samples);
     g_free(a);
 }
 
@@ -74,8 +75,54 @@ MigAttempt *report_add_attempt(Report *r, const char *label)
     a->action_at_s = -1;
     a->postcopy_at_s = -1;
     a->expected_downtime_ms = -1;
+    a->samples = g_array_new(FALSE, TRUE, sizeof(MigSample));
     g_ptr_array_add(r->attempts, a);
     return a;
+}
+
+void report_add_sample(MigAttempt *a, JsonObject *qm, double t_s)
+{
+    MigSample s = {
+        .t_s = t_s,
+        .transferred = qmp_get_int(qm, "ram.transferred", -1),
+        .remaining = qmp_get_int(qm, "ram.remaining", -1),
+        .dirty_syncs = qmp_get_int(qm, "ram.dirty-sync-count", -1),
+        .dirty_rate = qmp_get_int(qm, "ram.dirty-pages-rate", -1),
+    };
+
+    g_strlcpy(s.status, qmp_get_string(qm, "status", "?"), sizeof(s.status));
+    g_array_append_val(a->samples, s);
+}
+
+/* Compact: one array per poll, the columns named once */
+static void add_samples(JsonBuilder *b, MigAttempt *a)
+{
+    static const char *const columns[] = {
+        "t_s", "status", "transferred_bytes", "remaining_bytes", "dirty_sync_count",
+        "dirty_pages_rate",
+    };
+
+    json_builder_set_member_name(b, "samples_columns");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < G_N_ELEMENTS(columns); i++) {
+        json_builder_add_string_value(b, columns[i]);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "samples");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < a->samples->len; i++) {
+        const MigSample *s = &g_array_index(a->samples, MigSample, i);
+
+        json_builder_begin_array(b);
+        json_builder_add_double_value(b, s->t_s);
+        json_builder_add_string_value(b, s->status);
+        json_builder_add_int_value(b, s->transferred);
+        json_builder_add_int_value(b, s->remaining);
+        json_builder_add_int_value(b, s->dirty_syncs);
+        json_builder_add_int_value(b, s->dirty_rate);
+        json_builder_end_array(b);
+    }
+    json_builder_end_array(b);
 }
 
 MigAttempt *report_final_attempt(Report *r)
@@ -443,6 +490,10 @@ void report_print(Report *r, FILE *out)
     }
     timeline_print(r->timeline, out);
     faults_print(&r->faults, out);
+    if (r->syncs.traced) {
+        fprintf(out, "syncs (source trace): %u, %.1f ms in all, median %.2f ms, max %.2f ms\n",
+                r->syncs.syncs, r->syncs.total_ms, r->syncs.median_ms, r->syncs.max_ms);
+    }
     if (r->verify != CHECK_SKIPPED || cfg->verify) {
         g_autofree char *line = report_verify_line(r);
 
@@ -581,6 +632,9 @@ static void add_attempt(JsonBuilder *b, MigAttempt *a)
     json_builder_add_boolean_value(b, a->last_active != NULL);
     add_json_object(b, "query_migrate", a->final);
     add_json_object(b, "query_migrate_last_active", a->last_active);
+    json_builder_set_member_name(b, "started_real_us");
+    json_builder_add_int_value(b, a->started_real_us);
+    add_samples(b, a);
     json_builder_end_object(b);
 }
 
@@ -903,6 +957,7 @@ static JsonNode *report_to_json(Report *r)
     add_net(b, r);
     timeline_add_json(r->timeline, b);
     faults_add_json(&r->faults, b);
+    syncs_add_json(&r->syncs, b);
     add_verify(b, r);
     json_builder_set_member_name(b, "timings_s");
     json_builder_begin_object(b);

@@ -12,6 +12,7 @@
 #include "options.h"
 #include "threadcpu.h"
 #include "faults.h"
+#include "synctrace.h"
 #include "timeline.h"
 
 typedef enum {
@@ -19,6 +20,16 @@ typedef enum {
     CHECK_OK,
     CHECK_FAILED,
 } CheckState;
+
+/* One query-migrate poll, for the demo's picture (attempts[].samples) */
+typedef struct {
+    double t_s;              /* since the migrate command, driver clock */
+    char status[24];
+    gint64 transferred;      /* ram.transferred, bytes */
+    gint64 remaining;        /* ram.remaining, bytes */
+    gint64 dirty_syncs;      /* ram.dirty-sync-count */
+    gint64 dirty_rate;       /* ram.dirty-pages-rate, pages/s */
+} MigSample;
 
 typedef struct {
     char *label;             /* "first attempt", "retry", "migration" */
@@ -34,6 +45,8 @@ typedef struct {
     gint64 expected_downtime_ms;  /* last value seen while active; -1 unknown */
     JsonObject *final;       /* last query-migrate reply */
     JsonObject *last_active; /* last reply with RAM stats, if @final has none */
+    GArray *samples;         /* MigSample, one per poll */
+    gint64 started_real_us;  /* the migrate command, host clock (samples' t = 0) */
 } MigAttempt;
 
 typedef struct {
@@ -78,6 +91,7 @@ typedef struct {
     gboolean have_net;
     NetResult net;
     FaultStats faults;       /* --trace-faults */
+    SyncStats syncs;         /* --trace-syncs */
 
     /* QMP events of both sides and the probe's marks, on the host clock */
     Timeline *timeline;
@@ -107,6 +121,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Report, report_free)
 
 MigAttempt *report_add_attempt(Report *r, const char *label);
 MigAttempt *report_final_attempt(Report *r);
+void report_add_sample(MigAttempt *a, JsonObject *query_migrate, double t_s);
 void report_add_timing(Report *r, const char *phase, double seconds);
 void report_fail(Report *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 gboolean report_ok(Report *r);

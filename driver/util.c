@@ -173,3 +173,32 @@ char *drv_file_tail(const char *path, guint nlines)
     }
     return g_strchomp(g_strdup(p));
 }
+
+gboolean drv_trace_line(const char *line, gint64 *us, const char **event)
+{
+    const char *at = strchr(line, '@');
+    char *end;
+    guint64 sec, usec;
+
+    if (!at) {
+        return FALSE;
+    }
+    sec = g_ascii_strtoull(at + 1, &end, 10);
+    if (*end != '.') {
+        return FALSE;
+    }
+    usec = g_ascii_strtoull(end + 1, &end, 10);
+    if (*end != ':') {
+        return FALSE;
+    }
+    *us = (gint64)(sec * G_USEC_PER_SEC + usec);
+    *event = end + 1;
+    return TRUE;
+}
+
+gint drv_cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}

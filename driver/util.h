@@ -36,5 +36,14 @@ gboolean drv_sleep_ms(guint ms, GError **error);
 gboolean drv_parse_size(const char *str, guint64 *out);
 char *drv_format_bytes(guint64 bytes);
 
+/*
+ * A line of QEMU's trace log with -msg timestamp=on,
+ * "PID@SEC.USEC:event args": its host-clock time and where "event args"
+ * starts. FALSE for other lines.
+ */
+gboolean drv_trace_line(const char *line, gint64 *us, const char **event);
+/* g_array_sort() order of doubles */
+gint drv_cmp_double(gconstpointer a, gconstpointer b);
+
 /* Last @nlines lines of a text file (for QEMU stderr); never NULL. */
 char *drv_file_tail(const char *path, guint nlines);

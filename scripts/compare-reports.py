@@ -10,19 +10,58 @@ import sys
 ROWS = [
     ("result", lambda r: r["result"]),
     ("status", lambda r: r["migration"]["status"]),
+    ("stun: QEMU downtime (ms)", lambda r: r["migration"]["downtime_ms"]),
     ("total time (ms)", lambda r: r["migration"]["total_time_ms"]),
-    ("downtime (ms)", lambda r: r["migration"]["downtime_ms"]),
-    ("setup time (ms)", lambda r: r["migration"]["setup_time_ms"]),
-    ("transferred (MiB)", lambda r: round(r["migration"]["transferred_bytes"] / 2**20, 1)),
-    ("dirty syncs", lambda r: r["migration"]["dirty_sync_count"]),
+    ("budget ran out (limit raised)", lambda r: budget_over(r)),
+    ("sent (MiB)", lambda r: round(r["migration"]["transferred_bytes"] / 2**20, 1)),
+    ("dirty-bitmap syncs", lambda r: r["migration"]["dirty_sync_count"]),
+    ("sync time, all syncs (ms)", lambda r: round(r["syncs"]["total_ms"], 2)),
+    ("sync time, longest (ms)", lambda r: round(r["syncs"]["max_ms"], 2)),
+    ("switchover", lambda r: switchover(r)),
+    ("discard bitmap: sent / raw (B)", lambda r: discard(r)),
+    ("accel: loose syncs / tracking", lambda r: accel(r)),
+    ("accel: transport", lambda r: src_stat(r, "transport_in_force")),
     ("memory verify", lambda r: verify(r)),
-    ("guest lost writes (CORRUPT, dst)", lambda r: r["guest"]["dst_corrupt"]),
     ("guest check", lambda r: r["guest"]["check"]),
-    ("accel: sync time total (ms)", lambda r: stat(r, "sync_ns_total", 1e6)),
-    ("accel: sync time max (ms)", lambda r: stat(r, "sync_ns_max", 1e6)),
-    ("accel: switchover (ms)", lambda r: stat(r, "src_switchover_ns_total", 1e6)),
-    ("accel: dirty-log start (ms)", lambda r: stat(r, "dirty_log_start_ns_total", 1e6)),
 ]
+
+
+def src_stat(report, name):
+    src = (report.get("accel_stats") or {}).get("src")
+    if not isinstance(src, dict) or name not in src:
+        return "-"
+    return src[name]
+
+
+def budget_over(report):
+    after = report["config"].get("converge_after_s") or 0
+    samples = report["attempts"][-1].get("samples") or []
+    if after <= 0 or not samples:
+        return "-"
+    return "yes" if samples[-1][0] > after else "no"
+
+
+def switchover(report):
+    mode = src_stat(report, "switchover_mode")
+    if mode != "-":
+        return mode
+    return "postcopy" if report["migration"]["postcopy_started_at_s"] is not None else "precopy"
+
+
+def discard(report):
+    wire, raw = src_stat(report, "discard_wire_bytes"), src_stat(report, "discard_raw_bytes")
+    if wire in ("-", 0) and raw in ("-", 0):
+        return "-"
+    return f"{wire} / {raw}"
+
+
+def accel(report):
+    loose = src_stat(report, "trace_loose_syncs")
+    gran = src_stat(report, "wp_granularity_in_force_bytes")
+    if loose == "-":
+        return "-"
+    names = {4096: "4K", 2 << 20: "2M", 1 << 30: "1G"}
+    return f"{loose} / {names.get(gran, gran)}"
 
 
 def verify(report):
@@ -32,13 +71,6 @@ def verify(report):
     if v["differing_pages"]:
         return f"{v['differing_pages']} of {v['pages']} pages differ"
     return f"identical ({v['pages']} pages)"
-
-
-def stat(report, name, scale):
-    src = (report.get("accel_stats") or {}).get("src")
-    if not isinstance(src, dict) or name not in src:
-        return "-"
-    return round(src[name] / scale, 2)
 
 
 def cell(fn, report):
@@ -66,7 +98,7 @@ def main(argv):
         if len(vals) == 2:
             a, b = vals
             ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
-            row.append(f"{b / a:.2f}" if ok and a else "")
+            row.append((f"{b / a:.2f}" if b / a >= 0.1 else f"{b / a:.3f}") if ok and a else "")
         rows.append(row)
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     for r in [head] + rows:

@@ -8,8 +8,10 @@
 #include <string.h>
 
 typedef struct OptionSpec {
-    /* Values this version implements; the first is the default */
+    /* Values this version implements */
     const char *implemented[7];
+    /* Index of the default in implemented[] */
+    int default_value;
     /* Values that name features later versions implement */
     const char *planned[4];
     /* A number option instead (implemented[] empty): its range and default */
@@ -17,15 +19,20 @@ typedef struct OptionSpec {
     long min, max, default_number;
 } OptionSpec;
 
+/*
+ * Loading the plugin turns the accelerations on; each stock behaviour is
+ * the option's first value.  switchover=bitmap and transport=io_uring fall
+ * back, saying so, where postcopy-ram or io_uring is missing.
+ */
 static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_TRACE_INSTALL] = {
-        { "stock", "loose" }, { 0 } },
+        { "stock", "loose" }, 1, { 0 } },
     [MIGACCEL_OPT_WP_GRANULARITY] = {
-        { "4K", "2M", "1G" }, { 0 } },
+        { "4K", "2M", "1G" }, 2, { 0 } },
     [MIGACCEL_OPT_SWITCHOVER] = {
-        { "precopy", "bitmap" }, { 0 } },
+        { "precopy", "bitmap" }, 1, { 0 } },
     [MIGACCEL_OPT_TRANSPORT] = {
-        { "socket", "io_uring" }, { 0 } },
+        { "socket", "io_uring" }, 1, { 0 } },
     /*
      * With switchover=bitmap, QEMU may still complete by precopy when that
      * is expected to stop the guest at most this long.  20 ms keeps the gap
@@ -35,12 +42,12 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
      * applies; 0 never completes by precopy while postcopy can start.
      */
     [MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS] = {
-        { 0 }, { 0 }, .number = true, .min = 0, .max = 2000000,
+        { 0 }, 0, { 0 }, .number = true, .min = 0, .max = 2000000,
         .default_number = 20 },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
           "uring-missing", "slow-loose-sync" },
-        { 0 } },
+        0, { 0 } },
 };
 
 static const char *const option_names[MIGACCEL_OPT__MAX + 1] = {
@@ -71,6 +78,8 @@ void migaccel_options_init(MigAccelOptions *opts)
     for (int i = 0; i < MIGACCEL_OPT__MAX; i++) {
         if (specs[i].number) {
             set_number(opts, i, specs[i].default_number);
+        } else {
+            opts->value[i] = specs[i].default_value;
         }
     }
 }
@@ -153,12 +162,16 @@ int migaccel_option_set(MigAccelOptions *opts, const char *name,
     }
     const OptionSpec *spec = &specs[opt];
     if (spec->number) {
-        return set_number_option(opts, opt, name, value, errmsg);
+        int ret = set_number_option(opts, opt, name, value, errmsg);
+
+        opts->set_by_user[opt] |= ret == 0;
+        return ret;
     }
     int idx = index_of(spec->implemented, G_N_ELEMENTS(spec->implemented),
                        value);
     if (idx >= 0) {
         opts->value[opt] = idx;
+        opts->set_by_user[opt] = true;
         return 0;
     }
 
@@ -188,6 +201,11 @@ const char *migaccel_option_get(const MigAccelOptions *opts, int opt)
 long migaccel_option_number(const MigAccelOptions *opts, int opt)
 {
     return specs[opt].number ? opts->value[opt] : -1;
+}
+
+bool migaccel_option_set_by_user(const MigAccelOptions *opts, int opt)
+{
+    return opts->set_by_user[opt];
 }
 
 const char *migaccel_option_name(int opt)

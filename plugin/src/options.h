@@ -8,6 +8,8 @@
 #ifndef MIGACCEL_OPTIONS_H
 #define MIGACCEL_OPTIONS_H
 
+#include <stdbool.h>
+
 enum {
     MIGACCEL_OPT_TRACE_INSTALL,
     MIGACCEL_OPT_WP_GRANULARITY,
@@ -19,8 +21,10 @@ enum {
 };
 
 typedef struct MigAccelOptions {
-    /* Index into the option's value list (0 is the default), or the number */
+    /* Index into the option's value list, or the number */
     long value[MIGACCEL_OPT__MAX];
+    /* Set by the user, not the default: a fallback from it is a warning */
+    bool set_by_user[MIGACCEL_OPT__MAX];
     /* A number option's value as text, for migaccel_option_get() */
     char number_text[MIGACCEL_OPT__MAX][24];
 } MigAccelOptions;
@@ -45,6 +49,9 @@ const char *migaccel_option_get(const MigAccelOptions *opts, int opt);
 
 /* Value in force of the number option @opt */
 long migaccel_option_number(const MigAccelOptions *opts, int opt);
+
+/* True when the user set option @opt rather than leaving its default */
+bool migaccel_option_set_by_user(const MigAccelOptions *opts, int opt);
 
 const char *migaccel_option_name(int opt);
 

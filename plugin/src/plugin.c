@@ -44,39 +44,47 @@ static void plugin_uninstall(void *opaque)
     g_free(s);
 }
 
+/* Hands option @opt's value in force to the part that implements it */
+static void apply_option(MigAccelState *s, int opt)
+{
+    const char *value = migaccel_option_get(&s->options, opt);
+    bool by_user = migaccel_option_set_by_user(&s->options, opt);
+
+    switch (opt) {
+    case MIGACCEL_OPT_TRACE_INSTALL:
+        migaccel_tracking_set_loose(&s->tracking, !strcmp(value, "loose"));
+        break;
+    case MIGACCEL_OPT_WP_GRANULARITY:
+        migaccel_wp_set_granularity(&s->wp, value);
+        break;
+    case MIGACCEL_OPT_SWITCHOVER:
+        migaccel_switchover_set_mode(&s->switchover, value, by_user);
+        break;
+    case MIGACCEL_OPT_TRANSPORT:
+        migaccel_stream_set_transport(&s->stream, value, by_user);
+        break;
+    case MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS:
+        migaccel_switchover_set_precopy_downtime_max(
+            &s->switchover, (uint64_t)migaccel_option_number(&s->options, opt));
+        break;
+    case MIGACCEL_OPT_INJECT_FAULT:
+        migaccel_switchover_set_fault(&s->switchover, value);
+        s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0
+                                    : MIGACCEL_SENDER_PRETEND_NO_RING;
+        migaccel_tracking_set_slow_loose_sync(
+            &s->tracking, !strcmp(value, "slow-loose-sync"));
+        break;
+    }
+}
+
 static int plugin_set_option(void *opaque, const char *name,
                              const char *value, char **errmsg)
 {
     MigAccelState *s = opaque;
     int ret = migaccel_option_set(&s->options, name, value, errmsg);
 
-    if (ret == 0 && !strcmp(name, "wp-granularity")) {
-        migaccel_wp_set_granularity(&s->wp, value);
-    }
-    if (ret == 0 && !strcmp(name, "switchover")) {
-        migaccel_switchover_set_mode(&s->switchover, value);
-    }
-    if (ret == 0 && !strcmp(name, "x-inject-fault")) {
-        migaccel_switchover_set_fault(&s->switchover, value);
-        s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0
-                                    : MIGACCEL_SENDER_PRETEND_NO_RING;
-        migaccel_tracking_set_slow_loose_sync(
-            &s->tracking, !strcmp(value, "slow-loose-sync"));
-    }
-    if (ret == 0 && !strcmp(name, "precopy-downtime-max-ms")) {
-        migaccel_switchover_set_precopy_downtime_max(
-            &s->switchover,
-            (uint64_t)migaccel_option_number(
-                &s->options, MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS));
-    }
-    if (ret == 0 && !strcmp(name, "transport")) {
-        migaccel_stream_set_transport(&s->stream, value);
-    }
     if (ret == 0) {
-        migaccel_tracking_set_loose(
-            &s->tracking,
-            !strcmp(migaccel_option_get(&s->options,
-                                        MIGACCEL_OPT_TRACE_INSTALL), "loose"));
+        apply_option(s, migaccel_option_lookup(name));
     }
     return ret;
 }
@@ -277,11 +285,10 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     migaccel_tracking_init(&s->tracking, host);
     migaccel_wp_init(&s->wp, host);
     migaccel_switchover_init(&s->switchover, host);
-    migaccel_switchover_set_precopy_downtime_max(
-        &s->switchover,
-        (uint64_t)migaccel_option_number(&s->options,
-                                         MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS));
     migaccel_stream_init(&s->stream, host);
+    for (int opt = 0; opt < MIGACCEL_OPT__MAX; opt++) {
+        apply_option(s, opt);
+    }
     migaccel_uring_probe(&s->uring);
     if (!s->uring.available) {
         host_logf(host, MIGACCEL_LOG_INFO,

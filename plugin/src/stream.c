@@ -20,8 +20,10 @@ void migaccel_stream_destroy(MigAccelStream *st)
     st->staging = NULL;
 }
 
-int migaccel_stream_set_transport(MigAccelStream *st, const char *value)
+int migaccel_stream_set_transport(MigAccelStream *st, const char *value,
+                                  bool by_user)
 {
+    st->transport_set_by_user = by_user;
     if (!strcmp(value, "socket")) {
         st->uring_wanted = false;
     } else if (!strcmp(value, "io_uring")) {
@@ -35,9 +37,13 @@ int migaccel_stream_set_transport(MigAccelStream *st, const char *value)
 static void log_fallback(void *opaque, const char *msg)
 {
     MigAccelStream *st = opaque;
-    g_autofree char *line = g_strdup_printf("transport=io_uring: %s", msg);
+    g_autofree char *line = g_strdup_printf(
+        "transport=io_uring%s: %s", st->transport_set_by_user ? "" : " (the default)",
+        msg);
 
-    st->host->log(MIGACCEL_LOG_WARNING, line);
+    /* Asked for, a fallback is a warning; from the default, a note */
+    st->host->log(st->transport_set_by_user ? MIGACCEL_LOG_WARNING
+                                            : MIGACCEL_LOG_INFO, line);
 }
 
 bool migaccel_stream_open(MigAccelStream *st, int fd, const char *why_not)

@@ -17,6 +17,7 @@
 typedef struct MigAccelStream {
     const MigAccelHost *host;
     bool uring_wanted;                  /* transport=io_uring */
+    bool transport_set_by_user;         /* not the default */
     unsigned int pretend_missing;       /* tests: MIGACCEL_SENDER_PRETEND_* */
     MigAccelSender *sender;             /* while a stream is open */
     uint8_t *staging;                   /* a flush's pieces, contiguous */
@@ -35,7 +36,8 @@ void migaccel_stream_init(MigAccelStream *st, const MigAccelHost *host);
 void migaccel_stream_destroy(MigAccelStream *st);
 
 /* @value is "socket" or "io_uring"; returns 0 or -EINVAL */
-int migaccel_stream_set_transport(MigAccelStream *st, const char *value);
+int migaccel_stream_set_transport(MigAccelStream *st, const char *value,
+                                  bool by_user);
 
 bool migaccel_stream_open(MigAccelStream *st, int fd, const char *why_not);
 int migaccel_stream_writev(MigAccelStream *st, const MigAccelIov *iov,

@@ -21,8 +21,10 @@ void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
     sw->precopy_downtime_max_ms = ms;
 }
 
-int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value)
+int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value,
+                                 bool by_user)
 {
+    sw->mode_set_by_user = by_user;
     if (!strcmp(value, "precopy")) {
         sw->bitmap_wanted = false;
     } else if (!strcmp(value, "bitmap")) {
@@ -93,9 +95,17 @@ void migaccel_switchover_event(MigAccelSwitchover *sw,
         sw->bitmap_in_force = sw->bitmap_wanted && host->migration->postcopy_ram();
         if (sw->bitmap_wanted && !sw->bitmap_in_force) {
             COUNTER_ADD(sw->switchover_fallbacks, 1);
-            host->log(MIGACCEL_LOG_WARNING,
-                      "switchover=bitmap needs the postcopy-ram capability on "
-                      "both sides; this migration switches over by precopy");
+            /* Asked for, it is a warning; the default, a note */
+            host->log(sw->mode_set_by_user ? MIGACCEL_LOG_WARNING
+                                           : MIGACCEL_LOG_INFO,
+                      sw->mode_set_by_user
+                      ? "switchover=bitmap needs the postcopy-ram capability "
+                        "on both sides; this migration switches over by "
+                        "precopy"
+                      : "switchover=bitmap (the default) needs the "
+                        "postcopy-ram capability on both sides; this "
+                        "migration switches over by precopy "
+                        "(switchover=precopy says so from the start)");
         }
         if (sw->bitmap_in_force && !host->migration->postcopy_preempt()) {
             host->log(MIGACCEL_LOG_INFO,

@@ -49,6 +49,7 @@ typedef struct MigAccelBitmapCounters {
 typedef struct MigAccelSwitchover {
     const MigAccelHost *host;
     bool bitmap_wanted;             /* switchover=bitmap */
+    bool mode_set_by_user;          /* not the default */
     /* ... and postcopy-ram is on; read by stats on the main loop */
     _Atomic bool bitmap_in_force;
     MigAccelFault fault;            /* armed fault, consumed once */
@@ -80,7 +81,8 @@ void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
                                                   uint64_t ms);
 
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
-int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value);
+int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value,
+                                 bool by_user);
 
 /*
  * @value is "none", "discard-flip", "discard-truncate", "prediscard-flip",

@@ -60,8 +60,9 @@ SERIAL_PATH=/var/log/libvirt/qemu/$DOM-serial.log
 SERIAL_A=$TEST_TMP/a/log/qemu/$DOM-serial.log
 SERIAL_B=$TEST_TMP/b/log/qemu/$DOM-serial.log
 GUEST_APPEND="console=ttyS0 quiet mig.threads=2 mig.hot_mb=256"
-# the plugin's options go through QEMU as args=NAME=VALUE
-ACCEL_PROPS=args=trace-install=loose
+# The plugin loaded as the README's XML does, with no options: the
+# accelerations (options would go through QEMU as args=NAME=VALUE)
+ACCEL_PROPS=
 
 # ---- cleanup (also on failure and on SIGTERM from meson's timeout) ------------
 # The test's own output, for cleanup's messages: a signal's trap runs with
@@ -299,7 +300,7 @@ cat >"$TEST_TMP/domain.xml" <<EOF
     <qemu:arg value='-L'/>
     <qemu:arg value='/usr/share/seabios'/>
     <qemu:arg value='-object'/>
-    <qemu:arg value='migration-accel,id=ma0,plugin=$PLUGIN,$ACCEL_PROPS'/>
+    <qemu:arg value='migration-accel,id=ma0,plugin=$PLUGIN${ACCEL_PROPS:+,$ACCEL_PROPS}'/>
   </qemu:commandline>
 </domain>
 EOF
@@ -415,7 +416,10 @@ check_on_destination() {
     local mode
     mode=$(virsh_b qemu-monitor-command "$DOM" \
         '{"execute":"qom-get","arguments":{"path":"/objects/ma0","property":"args"}}' || true)
-    expect_contains "$1: B's accelerator has the XML's options" <(echo "$mode") '"trace-install=loose"'
+    # no options in the XML: the defaults in force
+    for want in trace-install=loose wp-granularity=1G switchover=bitmap transport=io_uring; do
+        expect_contains "$1: B's accelerator runs $want" <(echo "$mode") "\"$want\""
+    done
     wait_secs "$1: on B" "$SERIAL_B" "$2" 3
     check_integrity "$1: source's console" "$SERIAL_A"
     check_integrity "$1: destination's console" "$SERIAL_B"
@@ -476,8 +480,12 @@ postcopy)
     fi
     if [ -n "$src_json" ]; then
         ok "source paused in post-copy, destination: ${saw_dst_postcopy:-not seen in post-copy}"
+        # the defaults: loose syncs, the 1 GiB summary, and the bitmap
+        # switchover (postcopy-ram from --postcopy) sent through io_uring
         check_stats "postcopy: accelerator on A during postcopy" "$src_json" \
-            'migrations_started >= 1' 'postcopy_discard_calls >= 1' 'src_setup_calls >= 1'
+            'migrations_started >= 1' 'postcopy_discard_calls >= 1' 'src_setup_calls >= 1' \
+            'trace_loose_syncs >= 1' 'wp_summary_block_syncs >= 1' \
+            'switchover_bitmap_in_force == 1' 'stream_opens == 1'
     else
         not_ok "postcopy: never saw the source in post-copy (or could not read its stats)"
     fi

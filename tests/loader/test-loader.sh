@@ -66,9 +66,9 @@ cat >"$qmp_in" <<EOQ
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "bad1", "plugin": "$bad/libbad-version.so"}}
 {"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "bad2", "plugin": "/nonexistent/libx.so"}}
 {"execute": "query-status"}
-{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma0", "plugin": "$PLUGIN", "args": ["transport=io_uring"]}}
+{"execute": "object-add", "arguments": {"qom-type": "migration-accel", "id": "ma0", "plugin": "$PLUGIN", "args": ["transport=socket"]}}
 {"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "args"}}
-{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["switchover=bitmap"]}}
+{"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["switchover=precopy"]}}
 {"execute": "qom-get", "arguments": {"path": "/objects/ma0", "property": "stats"}}
 {"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["transport=pigeon"]}}
 {"execute": "qom-set", "arguments": {"path": "/objects/ma0", "property": "args", "value": ["switchover"]}}
@@ -95,15 +95,17 @@ check_reply 2 "QMP object-add of a missing file fails" "cannot load plugin '/non
 check_reply 3 "monitor still usable after failed loads" '"status": "prelaunch"'
 check_reply 4 "QMP object-add of the plugin succeeds" '{"return": {}}'
 # qom-get of args: every option with the value in force, set or default
-check_reply 5 "qom-get args: a default value" '"trace-install=stock"'
-check_reply 5 "qom-get args: the value set at object-add" '"transport=io_uring"'
+# (the defaults are the accelerations)
+check_reply 5 "qom-get args: a default value" '"trace-install=loose"'
+check_reply 5 "qom-get args: another default value" '"switchover=bitmap"'
+check_reply 5 "qom-get args: the value set at object-add" '"transport=socket"'
 check_reply 6 "qom-set args changes one option" '{"return": {}}'
 check_reply 7 "stats property carries the API version" '"api_version": 7'
 check_reply 7 "stats give enums as names" '"switchover_mode": "precopy"'
 check_reply 8 "qom-set of an invalid value is refused" "invalid value 'pigeon' for transport (accepted: socket, io_uring)"
 check_reply 9 "qom-set of an entry without a value is refused" "'switchover' in args is not NAME=VALUE"
-check_reply 10 "qom-get args after qom-set: the new value" '"switchover=bitmap"'
-check_reply 10 "qom-get args after qom-set: the others kept" '"transport=io_uring"'
+check_reply 10 "qom-get args after qom-set: the new value" '"switchover=precopy"'
+check_reply 10 "qom-get args after qom-set: the others kept" '"transport=socket"'
 check_reply 11 "a second accelerator is refused" "already loaded"
 check_reply 12 "object-del of an idle accelerator" '{"return": {}}'
 check_reply 13 "loading again after object-del" '{"return": {}}'

@@ -21,14 +21,20 @@ static void test_options_defaults(void)
     MigAccelOptions opts;
 
     migaccel_options_init(&opts);
+    /* loading the plugin turns the accelerations on */
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_TRACE_INSTALL), ==,
-                    "stock");
+                    "loose");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_WP_GRANULARITY), ==,
-                    "4K");
+                    "1G");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_SWITCHOVER), ==,
-                    "precopy");
+                    "bitmap");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_TRANSPORT), ==,
-                    "socket");
+                    "io_uring");
+    g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_INJECT_FAULT), ==,
+                    "none");
+    for (int i = 0; i < MIGACCEL_OPT__MAX; i++) {
+        g_assert_false(migaccel_option_set_by_user(&opts, i));
+    }
     g_assert_cmpstr(migaccel_option_get(&opts,
                                         MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS),
                     ==, "20");
@@ -84,6 +90,17 @@ static void test_options_errors(void)
     g_assert_cmpint(migaccel_option_set(&opts, "switchover", "precopy", &msg),
                     ==, 0);
     g_assert_null(msg);
+    g_assert_true(migaccel_option_set_by_user(&opts, MIGACCEL_OPT_SWITCHOVER));
+    /* each stock behaviour is one option away */
+    g_assert_cmpint(migaccel_option_set(&opts, "transport", "socket", &msg),
+                    ==, 0);
+    g_assert_cmpint(migaccel_option_set(&opts, "trace-install", "stock", &msg),
+                    ==, 0);
+    g_assert_cmpint(migaccel_option_set(&opts, "wp-granularity", "4K", &msg),
+                    ==, 0);
+    g_assert_null(msg);
+    g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_WP_GRANULARITY), ==,
+                    "4K");
 
     g_assert_cmpint(migaccel_option_set(&opts, "switchover", "bitmap", &msg),
                     ==, 0);
@@ -556,8 +573,11 @@ static void test_tracking_stock(void)
     void *handle;
     MigAccelHost host;
     MigAccelPlugin plugin = install_plugin(&handle, &host);
+    char *msg = NULL;
 
-    /* the default: QEMU's own way, nothing asked of the host */
+    /* QEMU's own way, one option away: nothing asked of the host */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "trace-install", "stock",
+                                      &msg), ==, 0);
     fake.running = true;
     send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
     sync_once(&plugin);
@@ -693,13 +713,14 @@ static void test_abi_install(void)
     g_assert_nonnull(msg);
     free(msg);
     msg = NULL;
+    /* the default stayed in force */
     char *v = plugin.get_option(plugin.opaque, "transport");
-    g_assert_cmpstr(v, ==, "socket");
+    g_assert_cmpstr(v, ==, "io_uring");
     free(v);
-    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "io_uring",
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "socket",
                                       &msg), ==, 0);
     v = plugin.get_option(plugin.opaque, "transport");
-    g_assert_cmpstr(v, ==, "io_uring");
+    g_assert_cmpstr(v, ==, "socket");
     free(v);
     g_assert_null(plugin.get_option(plugin.opaque, "nope"));
 
@@ -719,6 +740,11 @@ static void test_abi_install(void)
     /* Enums go by name, never as numbers */
     g_assert_cmpstr(stat_str_of(t, "dirty_tracking"), ==, "tcg");
     g_assert_cmpstr(stat_str_of(t, "switchover_mode"), ==, "precopy");
+    /* switchover=bitmap by default, without postcopy-ram: a note, counted */
+    g_assert_cmpuint(stat_of(t, "switchover_fallbacks"), ==, 1);
+    g_assert_nonnull(strstr(host_log_text->str,
+                            "switchover=bitmap (the default) needs the "
+                            "postcopy-ram capability on both sides"));
     g_assert_cmpstr(stat_str_of(t, "peer_state"), ==, "none");
     g_assert_cmpstr(stat_str_of(t, "discard_format"), ==, "none");
     /* io_uring wanted but no stream opened yet: QEMU sends */
@@ -840,7 +866,7 @@ static void test_abi_unknown_option(void)
     g_assert_cmpstr(v, ==, "loose");
     free(v);
     v = plugin.get_option(plugin.opaque, "transport");
-    g_assert_cmpstr(v, ==, "socket");
+    g_assert_cmpstr(v, ==, "io_uring");
     free(v);
     g_assert_cmpuint(stat_now(&plugin, "trace_install_loose"), ==, 1);
 
@@ -856,11 +882,18 @@ static void test_wp_granularity(void)
     MigAccelPlugin plugin = install_plugin(&handle, &host);
     char *msg = NULL;
 
-    /* default 4K: QEMU's own sync, still set explicitly at setup */
+    /* the default: 1 GiB regions */
     send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
     g_assert_cmpuint(fake.level_calls, ==, 1);
-    g_assert_cmpuint(fake.level, ==, 0);
+    g_assert_cmpuint(fake.level, ==, 18);
     g_assert_cmpuint(fake.summary_resets, ==, 1);
+
+    /* 4K: QEMU's own sync, still set explicitly at setup */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "wp-granularity", "4K",
+                                      &msg), ==, 0);
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(fake.level_calls, ==, 2);
+    g_assert_cmpuint(fake.level, ==, 0);
 
     g_assert_cmpint(plugin.set_option(plugin.opaque, "wp-granularity", "1G",
                                       &msg), ==, 0);
@@ -965,7 +998,9 @@ static void test_switchover_bitmap(void)
     g_assert_cmpuint(codec->features(plugin.opaque), ==,
                      MIGACCEL_FEAT_CODEC_V1);
 
-    /* precopy (default): never asks for postcopy, never holds precopy */
+    /* precopy: never asks for postcopy, never holds precopy */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "switchover", "precopy",
+                                      &msg), ==, 0);
     send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
     sync_end(&plugin, 3);
     g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
@@ -975,8 +1010,9 @@ static void test_switchover_bitmap(void)
     g_assert_cmpint(plugin.set_option(plugin.opaque, "switchover", "bitmap",
                                       &msg), ==, 0);
     send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
-    g_assert_nonnull(strstr(host_log_text->str, "switchover=bitmap needs the "
-                            "postcopy-ram capability"));
+    /* asked for by the user: a warning (level 1) */
+    g_assert_nonnull(strstr(host_log_text->str, "1:switchover=bitmap needs "
+                            "the postcopy-ram capability"));
     sync_end(&plugin, 3);
     g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
     g_assert_true(sw->precopy_may_complete(plugin.opaque, 1 << 30, 1));
@@ -1184,21 +1220,35 @@ static void test_stream_transport(void)
     int sv[2];
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    /* socket (default): QEMU keeps sending, nothing said */
+    /*
+     * io_uring by default, on a channel that is not a socket (TLS, file):
+     * QEMU sends, and a note (level 0) says so
+     */
+    g_assert_false(plugin.stream->open(plugin.opaque, -1, "qio-channel-tls"));
+    g_assert_nonnull(strstr(host_log_text->str, "0:transport=io_uring (the "
+                            "default): the migration channel is a "
+                            "qio-channel-tls"));
+    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 1);
+
+    /* socket: QEMU keeps sending, nothing said */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "socket",
+                                      &msg), ==, 0);
+    g_string_truncate(host_log_text, 0);
     g_assert_false(plugin.stream->open(plugin.opaque, sv[0], NULL));
-    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 0);
+    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 1);
+    g_assert_cmpuint(host_log_text->len, ==, 0);
 
     g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "io_uring",
                                       &msg), ==, 0);
-    /* a channel that is not a socket (TLS, file): QEMU sends, and says so */
+    /* asked for: the same fallback is a warning (level 1) */
     g_assert_false(plugin.stream->open(plugin.opaque, -1, "qio-channel-tls"));
-    g_assert_nonnull(strstr(host_log_text->str, "transport=io_uring: the "
+    g_assert_nonnull(strstr(host_log_text->str, "1:transport=io_uring: the "
                             "migration channel is a qio-channel-tls"));
     /* no io_uring here (pretended): QEMU sends, and the reason is logged */
     g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault",
                                       "uring-missing", &msg), ==, 0);
     g_assert_false(plugin.stream->open(plugin.opaque, sv[0], NULL));
-    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "transport_fallbacks"), ==, 3);
     g_assert_cmpint(plugin.set_option(plugin.opaque, "x-inject-fault", "none",
                                       &msg), ==, 0);
 
