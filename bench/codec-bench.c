@@ -34,6 +34,8 @@
 
 #include "codec.h"
 
+#include "benchstat.h"
+
 #define PAGE_SIZE   4096ull
 #define MAX_REPS    15
 #define NSAMPLES    20000
@@ -79,27 +81,6 @@ typedef struct {
 static int reps = 3;
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static uint64_t rng_state;
 
@@ -343,10 +324,10 @@ static void run_ours(SizeRun *sr, int p, int m, const uint64_t *summary,
     for (int k = 0; k < reps; k++) {
         ssize_t n, d;
 
-        t = now_ms();
+        t = bench_now_ms();
         n = migaccel_bitmap_encode_summary(bits, nbits, summary,
                                            SUMMARY_SHIFT, out, out_cap);
-        enc[k] = now_ms() - t;
+        enc[k] = bench_now_ms() - t;
         if (n < 0) {
             fprintf(stderr, "%s: encode failed: %s\n", method_names[m],
                     strerror((int)-n));
@@ -356,15 +337,15 @@ static void run_ours(SizeRun *sr, int p, int m, const uint64_t *summary,
         r->enc_bytes = (size_t)n;
         *crc = migaccel_crc32c(0, out, (size_t)n);
         memset(dec, 0, raw);            /* decode ORs into a zeroed map */
-        t = now_ms();
+        t = bench_now_ms();
         d = migaccel_bitmap_decode(out, (size_t)n, dec, nbits);
-        dec_t[k] = now_ms() - t;
+        dec_t[k] = bench_now_ms() - t;
         if (d < 0 || (uint64_t)d != pop || memcmp(bits, dec, raw)) {
             r->ok = false;
         }
     }
-    r->enc_ms = median(enc, reps);
-    r->dec_ms = median(dec_t, reps);
+    r->enc_ms = bench_median(enc, reps);
+    r->dec_ms = bench_median(dec_t, reps);
     r->ran = true;
 }
 
@@ -393,9 +374,9 @@ static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
     for (int k = 0; k < reps; k++) {
         size_t n, d;
 
-        t = now_ms();
+        t = bench_now_ms();
         n = ZSTD_compress(out, out_cap, bits, raw, 1);
-        enc[k] = now_ms() - t;
+        enc[k] = bench_now_ms() - t;
         if (ZSTD_isError(n)) {
             fprintf(stderr, "zstd: %s\n", ZSTD_getErrorName(n));
             r->ok = false;
@@ -403,15 +384,15 @@ static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
         }
         r->enc_bytes = n;
         memset(dec, 0, raw);
-        t = now_ms();
+        t = bench_now_ms();
         d = ZSTD_decompress(dec, raw, out, n);
-        dec_t[k] = now_ms() - t;
+        dec_t[k] = bench_now_ms() - t;
         if (ZSTD_isError(d) || d != raw || memcmp(bits, dec, raw)) {
             r->ok = false;
         }
     }
-    r->enc_ms = median(enc, reps);
-    r->dec_ms = median(dec_t, reps);
+    r->enc_ms = bench_median(enc, reps);
+    r->dec_ms = bench_median(dec_t, reps);
     r->ran = true;
 
     /* CRoaring: build + run_optimize + portable serialize */
@@ -421,7 +402,7 @@ static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
         roaring_bitmap_t *rb, *rd;
         size_t sz, n;
 
-        t = now_ms();
+        t = bench_now_ms();
         rb = roaring_from_bits(bits, nbits);
         roaring_bitmap_run_optimize(rb);
         sz = roaring_bitmap_portable_size_in_bytes(rb);
@@ -432,13 +413,13 @@ static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
             break;
         }
         n = roaring_bitmap_portable_serialize(rb, (char *)out);
-        enc[k] = now_ms() - t;
+        enc[k] = bench_now_ms() - t;
         roaring_bitmap_free(rb);
         r->enc_bytes = n;
 
-        t = now_ms();
+        t = bench_now_ms();
         rd = roaring_bitmap_portable_deserialize_safe((const char *)out, n);
-        dec_t[k] = now_ms() - t;
+        dec_t[k] = bench_now_ms() - t;
         if (!rd || roaring_bitmap_get_cardinality(rd) != pop) {
             r->ok = false;
         } else {
@@ -457,27 +438,27 @@ static void run_pattern(SizeRun *sr, int p, uint64_t *bits, uint64_t *dec,
             roaring_bitmap_free(rd);
         }
     }
-    r->enc_ms = median(enc, reps);
-    r->dec_ms = median(dec_t, reps);
+    r->enc_ms = bench_median(enc, reps);
+    r->dec_ms = bench_median(dec_t, reps);
     r->ran = true;
 
     /* memcpy: raw bitmap out and back */
     r = &sr->res[p][M_MEMCPY];
     r->ok = true;
     for (int k = 0; k < reps; k++) {
-        t = now_ms();
+        t = bench_now_ms();
         memcpy(out, bits, raw);
-        enc[k] = now_ms() - t;
-        t = now_ms();
+        enc[k] = bench_now_ms() - t;
+        t = bench_now_ms();
         memcpy(dec, out, raw);
-        dec_t[k] = now_ms() - t;
+        dec_t[k] = bench_now_ms() - t;
         if (memcmp(bits, dec, raw)) {
             r->ok = false;
         }
     }
     r->enc_bytes = raw;
-    r->enc_ms = median(enc, reps);
-    r->dec_ms = median(dec_t, reps);
+    r->enc_ms = bench_median(enc, reps);
+    r->dec_ms = bench_median(dec_t, reps);
     r->ran = true;
     (void)nwords;
 }
@@ -502,13 +483,13 @@ static void run_size(SizeRun *sr)
     out = xalloc(out_cap);
     summary = xalloc((sr->nbits >> SUMMARY_SHIFT) / 8 + 8);
     for (int p = 0; p < P_COUNT; p++) {
-        double t = now_ms();
+        double t = bench_now_ms();
 
         make_pattern(bits, sr->nbits, p);
         sr->popcount[p] = popcount_bits(bits, sr->nbits / 64);
         run_pattern(sr, p, bits, dec, out, out_cap, summary);
         fprintf(stderr, "  %s %-13s done in %.1f s\n", sr->tag,
-                pattern_names[p], (now_ms() - t) / 1e3);
+                pattern_names[p], (bench_now_ms() - t) / 1e3);
     }
     free(summary);
     free(out);
@@ -701,7 +682,7 @@ int main(int argc, char **argv)
     SizeRun *runs;
     int nruns = 0, c;
     char *list, *tok, *save;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
 
     while ((c = getopt_long(argc, argv, "s:qc:r:h", opts, NULL)) != -1) {
         switch (c) {
@@ -769,7 +750,7 @@ int main(int argc, char **argv)
         }
     }
     printf("\nround trips: %s; total run time %.1f s\n",
-           all_ok ? "all matched" : "SOME MISMATCHED", (now_ms() - t0) / 1e3);
+           all_ok ? "all matched" : "SOME MISMATCHED", (bench_now_ms() - t0) / 1e3);
 
     if (csv) {
         FILE *f = fopen(csv, "w");

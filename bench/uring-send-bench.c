@@ -52,6 +52,8 @@
 
 #include "uring_send.h"
 
+#include "benchstat.h"
+
 #define MiB             (1ull << 20)
 #define MAX_REPS        25
 #define MAX_SIZES       4
@@ -112,14 +114,6 @@ static uint8_t *src;            /* the largest size, pattern-filled */
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static double cpu_ms(void)
 {
     struct rusage ru;
@@ -127,19 +121,6 @@ static double cpu_ms(void)
     getrusage(RUSAGE_SELF, &ru);
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static uint64_t pattern_word(uint64_t stream_off)
@@ -360,7 +341,7 @@ static bool transfer(ModeRun *mr, int m, uint64_t size, Sample *out,
         migaccel_sender_get_stats(mr->sender, &a);
     }
     c0 = cpu_ms();
-    t0 = now_ms();
+    t0 = bench_now_ms();
     switch (m) {
     case M_SEND32K:
         ok = send_all_chunks(mr->fd, src, size, QEMU_IO_BUF, &calls);
@@ -379,7 +360,7 @@ static bool transfer(ModeRun *mr, int m, uint64_t size, Sample *out,
         break;
     }
     }
-    t1 = now_ms();
+    t1 = bench_now_ms();
     while (ok) {
         ssize_t n = recv(mr->fd, &ack, 1, 0);
 
@@ -391,7 +372,7 @@ static bool transfer(ModeRun *mr, int m, uint64_t size, Sample *out,
         }
         ok = false;
     }
-    out->wall_ms = now_ms() - t0;
+    out->wall_ms = bench_now_ms() - t0;
     out->send_ms = t1 - t0;
     out->cpu_ms = cpu_ms() - c0;
     out->syscalls = calls;
@@ -443,9 +424,9 @@ static void setup_sender(ModeRun *mr, int m)
     GError *err = NULL;
     double t;
 
-    t = now_ms();
+    t = bench_now_ms();
     mr->sender = migaccel_sender_new_full(mr->fd, &cfg, &err);
-    mr->setup_us = (now_ms() - t) * 1e3;
+    mr->setup_us = (bench_now_ms() - t) * 1e3;
     if (!mr->sender) {
         snprintf(mr->na, sizeof(mr->na), "error: %s", err->message);
         g_error_free(err);
@@ -525,19 +506,19 @@ static bool run(int kind, uint64_t size, ModeRun *mrs, FILE *csv)
         for (int i = 0; i < reps; i++) {
             v[i] = mr->s[i].wall_ms;
         }
-        mr->wall_ms = median(v, reps);
+        mr->wall_ms = bench_median(v, reps);
         for (int i = 0; i < reps; i++) {
             v[i] = mr->s[i].send_ms;
         }
-        mr->send_ms = median(v, reps);
+        mr->send_ms = bench_median(v, reps);
         for (int i = 0; i < reps; i++) {
             v[i] = mr->s[i].cpu_ms;
         }
-        mr->cpu_ms = median(v, reps);
+        mr->cpu_ms = bench_median(v, reps);
         for (int i = 0; i < reps; i++) {
             v[i] = (double)mr->s[i].syscalls;
         }
-        mr->syscalls = median(v, reps);
+        mr->syscalls = bench_median(v, reps);
         if (base < 0) {
             base = m;       /* ratios against the first mode run */
         }
@@ -666,7 +647,7 @@ int main(int argc, char **argv)
     char *dup, *tok, *save;
     struct utsname un;
     FILE *csv = NULL;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
 
     while ((c = getopt_long(argc, argv, "s:r:k:m:c:d:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -797,6 +778,6 @@ int main(int argc, char **argv)
     printf("\n%s; total run time %.1f s\n",
            all_ok ? "every transfer arrived intact"
                   : "SOME TRANSFERS FAILED OR ARRIVED CORRUPT",
-           (now_ms() - t0) / 1e3);
+           (bench_now_ms() - t0) / 1e3);
     return all_ok ? 0 : 1;
 }

@@ -118,19 +118,6 @@ gboolean faults_read(const char *path, gint64 window_start_us, FaultStats *out,
     return TRUE;
 }
 
-void faults_print(const FaultStats *f, FILE *out)
-{
-    if (!f->traced) {
-        return;
-    }
-    fprintf(out, "page faults on the destination: %u in the first %d ms after it ran "
-            "(served in %.1f ms median, %.1f max); %u in all (%.1f / %.1f / %.1f ms "
-            "median / p90 / max)%s\n",
-            f->window_requests, FAULT_WINDOW_MS, f->window_latency_median_ms,
-            f->window_latency_max_ms, f->requests, f->latency_median_ms, f->latency_p90_ms,
-            f->latency_max_ms, f->resolved < f->requests ? ", some never resolved" : "");
-}
-
 void faults_add_json(const FaultStats *f, JsonBuilder *b)
 {
     json_builder_set_member_name(b, "faults");

@@ -38,7 +38,5 @@ typedef struct {
  */
 gboolean faults_read(const char *path, gint64 window_start_us, FaultStats *out,
                      GError **error);
-/* One line for the report, nothing if no trace was read */
-void faults_print(const FaultStats *f, FILE *out);
 /* "faults": {...} or null */
 void faults_add_json(const FaultStats *f, JsonBuilder *b);

@@ -80,6 +80,7 @@ typedef struct {
     gboolean trace_faults;   /* the destination traces its postcopy page requests */
     gboolean trace_syncs;    /* the source traces its dirty-bitmap syncs */
     gboolean verify;
+    gboolean show_stats;     /* the accelerators' counters in the text report */
     double post_run;
     char *json_path;
     char *run_dir;
@@ -88,10 +89,19 @@ typedef struct {
     char *repo_dir;          /* NULL if not found */
 } Config;
 
+/* options-check.c: the options taken together, after parsing */
+gboolean config_validate(Config *cfg, const char *scenario, const char *bandwidth,
+                         const char *scenario_bandwidth, GError **error);
+gboolean usage_error(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The source tree this driver was built from, or NULL */
+char *find_repo_dir(void);
+
 /* Parses and validates; on error the message is ready for the user. */
 gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error);
 void config_clear(Config *cfg);
 
+/* scenario.c's table: the --scenario names */
 const char *scenario_name(Scenario s);
+gboolean scenario_by_name(const char *name, Scenario *out);
 gboolean config_is_bootblock(const Config *cfg);
 gboolean config_has_net(const Config *cfg);

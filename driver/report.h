@@ -1,5 +1,6 @@
-/* Everything the driver learns during a run, printed as a table on stdout
- * and optionally written as one JSON object (--json). */
+/* Everything the driver learns during a run (report.c); turned into one
+ * JSON document (report-json.c) that --json writes and the text report on
+ * stdout is rendered from (report-text.c). */
 #pragma once
 
 #include <stdio.h>
@@ -129,5 +130,8 @@ gboolean report_ok(Report *r);
 /* The verify verdict line, e.g. "verify: identical (524288 pages)". */
 char *report_verify_line(Report *r);
 
-void report_print(Report *r, FILE *out);
-gboolean report_write_json(Report *r, const char *path, GError **error);
+/* report-json.c: the results document, everything the run found */
+JsonNode *report_to_json(Report *r);
+gboolean report_write_json(JsonNode *doc, const char *path, GError **error);
+/* report-text.c: the text report, rendered from that document */
+void report_render_text(JsonObject *doc, gboolean show_stats, FILE *out);

@@ -223,37 +223,17 @@ gboolean timeline_mark_real_us(const Timeline *t, const char *side, const char *
     return first != NULL;
 }
 
-typedef struct {
-    const char *label;
-    double ms;
-} Row;
 
-static gint row_cmp(gconstpointer a, gconstpointer b)
+const char *timeline_mark_label(const char *key)
 {
-    const Row *x = a, *y = b;
-
-    return (x->ms > y->ms) - (x->ms < y->ms);
-}
-
-void timeline_print(const Timeline *t, FILE *out)
-{
-    Row rows[G_N_ELEMENTS(marks)];
-    size_t n = 0;
-
-    if (!anchor(t)) {
-        return;
-    }
     for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
-        if (timeline_mark_ms(t, marks[i].side, marks[i].what, &rows[n].ms)) {
-            rows[n++].label = marks[i].label;
+        size_t n = strlen(marks[i].side);
+
+        if (!strncmp(key, marks[i].side, n) && key[n] == ' ' && !strcmp(key + n + 1, marks[i].what)) {
+            return marks[i].label;
         }
     }
-    /* In the order things happened: that is the story of the switch */
-    qsort(rows, n, sizeof(rows[0]), row_cmp);
-    fprintf(out, "switchover timeline (ms from the source's vCPUs stopping, host clock):\n");
-    for (size_t i = 0; i < n; i++) {
-        fprintf(out, "  %-32s %+9.1f\n", rows[i].label, rows[i].ms);
-    }
+    return key;
 }
 
 void timeline_add_json(const Timeline *t, JsonBuilder *b)

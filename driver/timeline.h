@@ -43,7 +43,7 @@ gboolean timeline_find_since(const Timeline *t, const char *side, const char *wh
 /* As timeline_mark_ms(), the event's own time (CLOCK_REALTIME) */
 gboolean timeline_mark_real_us(const Timeline *t, const char *side, const char *what,
                                gint64 *real_us);
-/* The switchover's marks, one row each; nothing without a switch. */
-void timeline_print(const Timeline *t, FILE *out);
+/* The reader's name of a marks_ms key ("src STOP": "source vCPUs stop") */
+const char *timeline_mark_label(const char *key);
 /* "timeline": {"anchor": ..., "marks_ms": {...}, "events": [...]}. */
 void timeline_add_json(const Timeline *t, JsonBuilder *b);
