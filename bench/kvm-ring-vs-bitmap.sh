@@ -11,50 +11,51 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+cmdline=$(printf '%q ' "$0" "$@")
 n=${1:-8}
-for b in build/qemu/qemu-system-x86_64 build/driver/migaccel-migrate \
-         build/plugin/libmigaccel.so build/guest/bootblock.img; do
-    [ -e "$b" ] || { echo "bench: $b missing: run scripts/build.sh" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_require build/qemu/qemu-system-x86_64 build/driver/migaccel-migrate \
+    build/plugin/libmigaccel.so build/guest/bootblock.img
 [ -w /dev/kvm ] || { echo "bench: /dev/kvm missing or not writable" >&2; exit 1; }
-out=build/bench/kvm-ring-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$out"
+arms=(bitmap ring-stock ring-loose)
+bench_results_dir kvm-ring "${arms[@]}"
 for i in $(seq -w 1 "$n"); do
-    for arm in bitmap ring-stock ring-loose; do
+    for arm in $(bench_arms "$i" "${arms[@]}"); do
         case $arm in
             bitmap) accel=kvm; mode=stock ;;
             ring-stock) accel=kvm,dirty-ring-size=65536; mode=stock ;;
             ring-loose) accel=kvm,dirty-ring-size=65536; mode=loose ;;
         esac
         echo "bench: run $i/$n $arm"
-        build/driver/migaccel-migrate --qemu build/qemu/qemu-system-x86_64 \
+        # wp-granularity=4K: the tracking itself compared, as measured before
+        # 1G became the default
+        bench_run "$arm-$i" build/driver/migaccel-migrate --qemu build/qemu/qemu-system-x86_64 \
             --plugin build/plugin/libmigaccel.so --accel-prop "trace-install=$mode" \
+            --accel-prop wp-granularity=4K \
             --bootblock build/guest/bootblock.img --accel "$accel" --mem 256M --smp 1 \
-            --qemu-arg=-cpu --qemu-arg=qemu64,-kvmclock --verify \
-            --json "$out/$arm-$i.json" >"$out/$arm-$i.log" 2>&1 || true
+            --qemu-arg=-cpu --qemu-arg=qemu64,-kvmclock --verify
     done
 done
 python3 - "$out" "$n" <<'EOPY'
-import glob, json, statistics, sys
+import sys
+sys.path.insert(0, "bench")
+from benchlib import completed, load_arm_runs, median  # noqa: E402
 out, n = sys.argv[1], sys.argv[2]
+runs, arms = load_arm_runs(out)
 print(f"\nKVM boot-block migration, {n} runs per arm (results in {out})")
 print(f"{'arm':12} {'ok':>5} {'differed':>8} {'total med':>10} {'total max':>10} "
       f"{'downtime med':>13} {'syncs med':>10} {'held us med':>12} {'held us max':>12}")
-for arm in ("bitmap", "ring-stock", "ring-loose"):
-    reps = []
-    for p in sorted(glob.glob(f"{out}/{arm}-*.json")):
-        try:
-            reps.append(json.load(open(p)))
-        except ValueError:
-            pass
-    done = [r for r in reps if r["migration"]["status"] == "completed"]
+for arm in arms:
+    reps = runs.get(arm, [])
+    done = completed(reps)
     ok = sum(r["result"] == "pass" for r in reps)
     bad = sum(1 for r in done if r["verify"]["differing_pages"])
-    med = lambda xs: statistics.median(xs) if xs else 0
     tt = [r["migration"]["total_time_ms"] for r in done]
     dt = [r["migration"]["downtime_ms"] for r in done]
     sy = [r["migration"]["dirty_sync_count"] for r in done]
     held = [r["accel_stats"]["src"]["vcpu_held_ns_total"] / 1000 for r in done]
-    print(f"{arm:12} {ok:>2}/{len(reps):<2} {bad:>8} {med(tt):>10.0f} {max(tt, default=0):>10.0f} "
-          f"{med(dt):>13.0f} {med(sy):>10.0f} {med(held):>12.0f} {max(held, default=0):>12.0f}")
+    def f(x):
+        return "-" if x is None else f"{x:.0f}"
+    print(f"{arm:12} {ok:>2}/{len(reps):<2} {bad:>8} {f(median(tt)):>10} {f(max(tt, default=None)):>10} "
+          f"{f(median(dt)):>13} {f(median(sy)):>10} {f(median(held)):>12} {f(max(held, default=None)):>12}")
 EOPY

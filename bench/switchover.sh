@@ -16,9 +16,11 @@
 #                  postcopy after the first pass (virsh migrate
 #                  --postcopy-after-precopy)
 #   ours-precopy   patched QEMU + plugin, loose trace install, 1G, precopy
-#   bitmap         patched QEMU + plugin, switchover=bitmap (postcopy-ram)
+#   bitmap         patched QEMU + plugin, switchover=bitmap (postcopy-ram),
+#                  transport=socket
 #   bitmap-preempt as bitmap, with postcopy-preempt
-#   bitmap-uring   as bitmap, with transport=io_uring
+#   bitmap-uring   as bitmap, with transport=io_uring (the plugin's defaults
+#                  with postcopy-ram)
 #
 #   bench/switchover.sh [--series 7.2|10.0] [--runs N] [--hot "64 256 ..."]
 #                       [--arms A,B,...] [--mem SIZE] [--out DIR] [-- DRIVER_ARGS]
@@ -30,6 +32,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . bench/lib.sh
+cmdline=$(printf '%q ' "$0" "$@")
 series=10.0 runs=5 hots="64 256 1024 2048" arms=stock,stock-preempt,bitmap,bitmap-preempt
 mem=4G out=
 extra_driver=()
@@ -62,23 +65,21 @@ for arm in "${arm_list[@]}"; do
 done
 bench_require "${need[@]}"
 bench_require_testnet
-out=${out:-build/bench/switchover-$series-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-echo "${arm_list[*]}" >"$out/arms.txt"
-echo "$0 --series $series --runs $runs --hot \"$hots\" --arms $arms --mem $mem" >"$out/command.txt"
-echo "bench: results in $out"
+bench_results_dir "switchover-$series" "${arm_list[@]}"
 
 # arm_args ARM: the driver arguments of one arm, in the array args
 arm_args() {
     local ours=(--qemu "$patched" --plugin "$plugin" --accel-prop trace-install=loose
                 --accel-prop wp-granularity=1G)
+    local socket=(--accel-prop transport=socket)
     case $1 in
     stock) args=(--qemu "$stock" --converge-after 20) ;;
     stock-preempt) args=(--qemu "$stock" --postcopy-after-precopy
                          --capability postcopy-preempt=on) ;;
-    ours-precopy) args=("${ours[@]}" --converge-after 20) ;;
-    bitmap) args=("${ours[@]}" --accel-prop switchover=bitmap --capability postcopy-ram=on) ;;
-    bitmap-preempt) args=("${ours[@]}" --accel-prop switchover=bitmap
+    ours-precopy) args=("${ours[@]}" --accel-prop switchover=precopy --converge-after 20) ;;
+    bitmap) args=("${ours[@]}" "${socket[@]}" --accel-prop switchover=bitmap
+                  --capability postcopy-ram=on) ;;
+    bitmap-preempt) args=("${ours[@]}" "${socket[@]}" --accel-prop switchover=bitmap
                           --capability postcopy-ram=on --capability postcopy-preempt=on) ;;
     bitmap-uring) args=("${ours[@]}" --accel-prop switchover=bitmap
                         --accel-prop transport=io_uring --capability postcopy-ram=on) ;;
@@ -87,25 +88,21 @@ arm_args() {
 
 net=masw$$
 trap 'scripts/testnet.sh down "$net"' EXIT
-n_arms=${#arm_list[@]}
 for i in $(seq 1 "$runs"); do
     for hot in $hots; do
-        for k in $(seq 0 $((n_arms - 1))); do
-            # rotate the order, so no arm always runs first (or after another)
-            arm=${arm_list[$(( (k + i - 1) % n_arms ))]}
+        for arm in $(bench_arms "$i" "${arm_list[@]}"); do
             arm_args "$arm"
             echo "bench: run $i/$runs, hot set $hot MiB, $arm"
             # a fresh network per run: no forwarding entry survives from the last
             scripts/testnet.sh down "$net"
             read -r host_ns client_ns < <(scripts/testnet.sh up "$net")
-            ip netns exec "$host_ns" build/driver/migaccel-migrate "${args[@]}" \
+            bench_run "$arm-$hot-$i" ip netns exec "$host_ns" build/driver/migaccel-migrate "${args[@]}" \
                 --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
                 --accel tcg --smp 2 --mem "$mem" --downtime-limit 300 \
                 --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=$hot" \
                 --net-guest-ip 10.213.1.2/24 --net-src-tap tap-src --net-dst-tap tap-dst \
                 --net-client-netns "$client_ns" --trace-faults --migrate-timeout 300 \
-                "${extra_driver[@]}" \
-                --json "$out/$arm-$hot-$i.json" >"$out/$arm-$hot-$i.log" 2>&1 || true
+                "${extra_driver[@]}"
         done
     done
 done

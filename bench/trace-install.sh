@@ -67,19 +67,12 @@ done
 . bench/lib.sh
 bench_require "${need[@]}"
 
-out=${out:-build/bench/trace-install-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-echo "bench: results in $out"
-{
-    echo "$cmdline"
-    echo "QEMU_STOCK=$qemu_stock QEMU_PATCHED=$qemu_patched PLUGIN=$plugin DRIVER=$driver"
-} >"$out/command.txt"
+binaries="QEMU_STOCK=$qemu_stock QEMU_PATCHED=$qemu_patched PLUGIN=$plugin DRIVER=$driver"
+bench_results_dir trace-install $arms
 
-nfail=0
 for i in $(seq -w 1 "$reps"); do
     for v in $vcpus; do
-        for arm in $arms; do
+        for arm in $(bench_arms "$i" $arms); do
             case $arm in
                 stock) extra=(--qemu "$qemu_stock") ;;
                 patched-stock) extra=(--qemu "$qemu_patched" --plugin "$plugin"
@@ -89,37 +82,25 @@ for i in $(seq -w 1 "$reps"); do
             esac
             name=v$v-$arm-$i
             echo "bench: rep $i/$reps, $v vCPU, $arm"
-            rc=0
-            "$driver" "${extra[@]}" \
+            bench_run "$name" "$driver" "${extra[@]}" \
                 --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
                 --accel tcg --smp "$v" --mem "$mem" --verify \
                 --append "console=ttyS0 quiet mig.threads=$v mig.hot_mb=$hot_mb" \
                 --baseline-seconds "$baseline" --max-bandwidth "${mbps}M" \
                 --downtime-limit 30 --converge-after "$precopy" \
                 --converge-downtime-limit 20000 --migrate-timeout "$timeout" \
-                --run-dir "$out/run-$name" --json "$out/$name.json" \
-                >"$out/$name.log" 2>&1 || rc=$?
-            if [ $rc -ne 0 ]; then
-                nfail=$((nfail + 1))
-                why=$(grep -m1 -A2 -E 'ERROR:|FAIL:' "$out/$name.log" | tr -s ' \n' ' ' ||
-                      tail -n1 "$out/$name.log")
-                echo "bench:   FAILED (exit $rc): ${why:0:300}"
-                echo "bench:   log: $out/$name.log"
-            fi
+                --run-dir "$out/run-$name"
         done
     done
 done
 
 python3 - "$out" "$vcpus" "$arms" "$cmdline" "$nfail" <<'EOPY'
-import glob, json, math, statistics, sys
+import glob, json, statistics, sys
+sys.path.insert(0, "bench")
+from benchlib import median, pct  # noqa: E402
 
 out, vcpus, arms, cmdline, nfail = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), \
     sys.argv[4], int(sys.argv[5])
-
-def pct(xs, p):
-    """Nearest-rank percentile of a non-empty list."""
-    s = sorted(xs)
-    return s[max(1, math.ceil(p / 100 * len(s))) - 1]
 
 def flat(lines):
     return [g for line in (lines or []) for g in line]
@@ -145,10 +126,6 @@ def ratios(base, pre):
         b = f(base)
         r.append(fmt(f(pre) / b, 2) if b else "-")
     return " / ".join(r)
-
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
 
 head = ["V", "arm", "ok/runs", "base gap p50/p99/max ms", "precopy gap p50/p99/max ms",
         "ratio p50/p99/max", "vCPU CPU% base/mig", "verify", "diff pages",

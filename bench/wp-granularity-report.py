@@ -12,8 +12,10 @@ import json
 import math
 import os
 import re
-import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import median, pct  # noqa: E402
 
 TRACE = re.compile(r"\d+@(\d+\.\d+):migration_bitmap_sync_(start|end)")
 GIB = 1 << 30
@@ -52,10 +54,6 @@ def tracking_bytes(gib, arm):
     summary = 0 if arm == "stock" else CLIENTS * blocks * (4096 + 64) // 8
     return dirty_memory + bmap + clear_bmap + summary
 
-
-def pct(xs, p):
-    s = sorted(xs)
-    return s[max(1, math.ceil(p / 100 * len(s))) - 1]
 
 
 def fmt(x, d=2):
@@ -107,8 +105,7 @@ def main():
             if arm == "stock":
                 base = p50
             ratio = fmt(base / p50, 1) + "x faster" if base and p50 else "-"
-            med = lambda xs: statistics.median([x for x in xs if x is not None]) \
-                if [x for x in xs if x is not None] else None
+            med = median
             rows.append([gib, arm, f"{ok}/{len(logs)}", f"{ident}/{len(logs)} identical",
                          str(len(precopy)),
                          " / ".join(fmt(pct(precopy, p)) for p in (50, 90)) +

@@ -68,22 +68,15 @@ for s in $sizes; do
     case $s in ''|*[!0-9]*) echo "bench: size '$s' is not a number of GiB" >&2; exit 2 ;; esac
 done
 
-out=${out:-build/bench/wp-granularity-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-echo "bench: results in $out"
-{
-    echo "$cmdline"
-    echo "QEMU_STOCK=$qemu_stock QEMU_PATCHED=$qemu_patched PLUGIN=$plugin DRIVER=$driver"
-} >"$out/command.txt"
+binaries="QEMU_STOCK=$qemu_stock QEMU_PATCHED=$qemu_patched PLUGIN=$plugin DRIVER=$driver"
+bench_results_dir wp-granularity $arms
 
-nfail=0
 for i in $(seq -w 1 "$reps"); do
     for gib in $sizes; do
         # The first pass reads every page (zero pages too): about 0.4 s per
         # GiB here; keep iterating that long plus --iterate-seconds.
         converge=$((iterate + gib / 2 + 2))
-        for arm in $arms; do
+        for arm in $(bench_arms "$i" $arms); do
             case $arm in
                 stock) extra=(--qemu "$qemu_stock") ;;
                 *) extra=(--qemu "$qemu_patched" --plugin "$plugin"
@@ -93,8 +86,7 @@ for i in $(seq -w 1 "$reps"); do
             echo "bench: rep $i/$reps, ${gib} GiB, $arm"
             rm -rf "$out/trace-$name"
             mkdir -p "$out/trace-$name"
-            rc=0
-            "$driver" "${extra[@]}" \
+            bench_run "$name" "$driver" "${extra[@]}" \
                 --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
                 --accel tcg --smp 2 --mem "${gib}G" --verify \
                 --qemu-arg=-object --qemu-arg="memory-backend-ram,id=m0,size=${gib}G,reserve=off" \
@@ -106,15 +98,7 @@ for i in $(seq -w 1 "$reps"); do
                 --downtime-limit 5 --converge-after "$converge" \
                 --converge-downtime-limit 20000 --migrate-timeout $((converge + 900)) \
                 --ready-timeout 600 \
-                --run-dir "$out/run-$name" --json "$out/$name.json" \
-                >"$out/$name.log" 2>&1 || rc=$?
-            if [ $rc -ne 0 ]; then
-                nfail=$((nfail + 1))
-                why=$(grep -m1 -A2 -E 'ERROR:|FAIL:' "$out/$name.log" | tr -s ' \n' ' ' ||
-                      tail -n1 "$out/$name.log")
-                echo "bench:   FAILED (exit $rc): ${why:0:300}"
-                echo "bench:   log: $out/$name.log"
-            fi
+                --run-dir "$out/run-$name"
         done
     done
 done
