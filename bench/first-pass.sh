@@ -5,9 +5,11 @@
 # touches little), the busy workload on a fixed hot set, stock Debian QEMU
 # beside the patched QEMU with the plugin's defaults (postcopy-ram on for
 # both, so ours switches over with the bitmap), arms alternating, memory
-# verified on every run. Reports total time, setup time, bytes sent and the
-# pages QEMU read (zero + normal) per size and arm, with the ratio of ours
-# to the smallest size's (the goal: 256 GiB within 1.5x of 4 GiB).
+# verified on every run. Reports total time, setup time, bytes sent, the
+# pages QEMU read (zero + normal), the pages the first pass left out (never
+# populated) and each side's resident memory once the migration completed,
+# per size and arm, with the ratio of ours to the smallest size's (the
+# goal: 256 GiB within 1.5x of 4 GiB).
 #
 #   bench/first-pass.sh [--series 7.2|10.0] [--sizes "4 64 256"] [--runs N]
 #                       [--hot-mb MB] [--out DIR]
@@ -66,8 +68,16 @@ runs, arms = load_runs(out)
 sizes = sorted({gib for gib, _ in runs})
 print(f"first pass against guest size, same hot set (results in {out}); medians over runs")
 head = ["GiB", "arm", "ok", "total s", "vs smallest", "vs stock", "setup ms",
-        "sent MiB", "pages read (M)", "zero pages (M)", "switchover"]
+        "sent MiB", "pages read (M)", "zero pages (M)", "left out (M)",
+        "src RSS MiB", "dst RSS MiB", "switchover"]
 rows, base, stock_total = [], {}, {}
+
+
+def rss(done, side):
+    v = median((r.get("rss_after_migration") or {}).get(side) or 0 for r in done)
+    return f"{v / 2**20:.0f}" if v else "-"
+
+
 for gib in sizes:
     for arm in arms:
         reps = runs.get((gib, arm), [])
@@ -85,7 +95,9 @@ for gib in sizes:
                      f"{median(x['setup_time_ms'] for x in m) or 0:.0f}",
                      f"{(median(x['transferred_bytes'] for x in m) or 0) / 2**20:.0f}",
                      f"{(median(x['duplicate_pages'] + x['normal_pages'] for x in m) or 0) / 1e6:.1f}",
-                     f"{(median(x['duplicate_pages'] for x in m) or 0) / 1e6:.1f}", mode])
+                     f"{(median(x['duplicate_pages'] for x in m) or 0) / 1e6:.1f}",
+                     f"{(median(x.get('first_pass_pages_unpopulated', 0) for x in src) or 0) / 1e6:.1f}",
+                     rss(done, "src_bytes"), rss(done, "dst_bytes"), mode])
 widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
 for r in [head] + rows:
     print("  " + "  ".join(str(c).rjust(w) for c, w in zip(r, widths)))

@@ -10,13 +10,15 @@
  *
  *   build/bench/populated-probe [SIZE_GIB [STRIDE [DIR]]]   (default 64 1024 /tmp)
  *
- * Methods:
+ * Methods (all but mincore are the plugin's own, plugin/src/populated.c,
+ * the code first-pass=populated runs):
  *   mincore       residency (page tables for anonymous memory, page cache
  *                 for shared and file mappings)
  *   pagemap       /proc/self/pagemap, 8 bytes per page: present or swapped
  *   pagemap-scan  the PAGEMAP_SCAN ioctl (Linux 6.7+), ranges of pages
  *                 present or swapped, without an entry per page
- *   seek-data     lseek(SEEK_DATA/SEEK_HOLE) on the backing file
+ *   seek-data     lseek(SEEK_DATA/SEEK_HOLE) on the backing file (on
+ *                 hugetlbfs, which has none, the plugin's page-table answer)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -24,7 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,35 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * The PAGEMAP_SCAN ioctl's ABI (linux/fs.h since Linux 6.7); Debian 12's
- * headers predate it, its kernel (6.1) answers ENOTTY.
- */
-#ifndef PAGEMAP_SCAN
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-struct page_region {
-    uint64_t start;
-    uint64_t end;
-    uint64_t categories;
-};
-struct pm_scan_arg {
-    uint64_t size;
-    uint64_t flags;
-    uint64_t start;
-    uint64_t end;
-    uint64_t walk_end;
-    uint64_t vec;
-    uint64_t vec_len;
-    uint64_t max_pages;
-    uint64_t category_inverted;
-    uint64_t category_mask;
-    uint64_t category_anyof_mask;
-    uint64_t return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#endif
+#include "populated.h"
 
 typedef struct {
     const char *name;
@@ -86,10 +60,10 @@ static void report(const Backing *b, const char *method, int64_t found, double m
                    const char *why_not)
 {
     if (found < 0) {
-        printf("  %-10s %-13s %-9s %s\n", b->name, method, "n/a", why_not);
+        printf("  %-10s %-22s %-9s %s\n", b->name, method, "n/a", why_not);
         return;
     }
-    printf("  %-10s %-13s %-9s %10" PRId64 " pages in %9.1f ms%s\n", b->name, method,
+    printf("  %-10s %-22s %-9s %10" PRId64 " pages in %9.1f ms%s\n", b->name, method,
            (uint64_t)found == b->written ? "right" : "WRONG", found, ms,
            (uint64_t)found == b->written ? "" : " (expected the written count)");
 }
@@ -114,115 +88,50 @@ static void probe_mincore(const Backing *b)
     free(vec);
 }
 
-static void probe_pagemap(const Backing *b)
-{
-    size_t small = (size_t)getpagesize();
-    size_t n = b->size / small, chunk = 65536;
-    uint64_t *ent = malloc(chunk * sizeof(*ent));
-    int fd = open("/proc/self/pagemap", O_RDONLY);
-    int64_t found = 0;
-    double t0 = now_ms();
-
-    if (fd < 0 || !ent) {
-        report(b, "pagemap", -1, 0, strerror(errno));
-        free(ent);
-        return;
-    }
-    for (size_t i = 0; i < n; i += chunk) {
-        size_t k = n - i < chunk ? n - i : chunk;
-        off_t off = (off_t)(((uintptr_t)b->base / small + i) * sizeof(*ent));
-
-        if (pread(fd, ent, k * sizeof(*ent), off) != (ssize_t)(k * sizeof(*ent))) {
-            report(b, "pagemap", -1, 0, strerror(errno));
-            goto out;
-        }
-        for (size_t j = 0; j < k; j += b->page / small) {
-            found += (ent[j] >> 62) != 0;   /* bit 63 present, bit 62 swapped */
-        }
-    }
-    report(b, "pagemap", found, now_ms() - t0, NULL);
-out:
-    close(fd);
-    free(ent);
-}
-
 /*
- * Pages present or swapped, except those mapping the shared zero page: a
- * read of never-written anonymous memory maps that page, and a stock
- * first pass reads every page.
+ * One of the plugin's methods: the page tables (pagemap-scan, or pagemap
+ * as on kernels before 6.7) or the file (seek-data)
  */
-static void probe_pagemap_scan(const Backing *b)
+static void probe_plugin(const Backing *b, const char *method)
 {
-    struct page_region regions[512];
-    int fd = open("/proc/self/pagemap", O_RDONLY);
-    uint64_t start = (uintptr_t)b->base, end = start + b->size;
-    int64_t found = 0;
-    double t0 = now_ms();
+    bool file = !strcmp(method, "seek-data");
+    MigAccelRamArea area = {
+        .name = b->name, .host = b->base, .length = b->size, .page_size = b->page,
+        .fd = file ? b->fd : -1, .fd_offset = 0, .shared = true,
+    };
+    uint64_t nbits = b->size / 4096;
+    uint64_t *bits = calloc((nbits + 63) / 64, sizeof(*bits));
+    MigAccelPopulated p;
+    char *msg = NULL, used[48];
+    double t0;
+    int64_t n;
 
-    if (fd < 0) {
-        report(b, "pagemap-scan", -1, 0, strerror(errno));
+    if (file && b->fd < 0) {
+        report(b, method, -1, 0, "anonymous memory has no file");
+        free(bits);
         return;
     }
-    while (start < end) {
-        struct pm_scan_arg arg = {
-            .size = sizeof(arg),
-            .start = start,
-            .end = end,
-            .vec = (uintptr_t)regions,
-            .vec_len = 512,
-            .category_inverted = PAGE_IS_PFNZERO,
-            .category_mask = PAGE_IS_PFNZERO,
-            .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-            .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-        };
-        long r = ioctl(fd, PAGEMAP_SCAN, &arg);
-
-        if (r < 0) {
-            report(b, "pagemap-scan", -1, 0, strerror(errno));
-            close(fd);
-            return;
-        }
-        for (long i = 0; i < r; i++) {
-            found += (int64_t)((regions[i].end - regions[i].start) / b->page);
-        }
-        if (arg.walk_end <= start) {
-            break;
-        }
-        start = arg.walk_end;
-    }
-    close(fd);
-    report(b, "pagemap-scan", found, now_ms() - t0, NULL);
-}
-
-static void probe_seek_data(const Backing *b)
-{
-    off_t pos = 0, end = (off_t)b->size;
-    int64_t found = 0;
-    double t0 = now_ms();
-
-    if (b->fd < 0) {
-        report(b, "seek-data", -1, 0, "anonymous memory has no file");
-        return;
-    }
-    while (pos < end) {
-        off_t data = lseek(b->fd, pos, SEEK_DATA), hole;
-
-        if (data < 0) {
-            if (errno == ENXIO) {
-                break;              /* no data after pos */
+    migaccel_populated_init(&p);
+    migaccel_populated_set_no_scan(&p, !strcmp(method, "pagemap"));
+    t0 = now_ms();
+    n = bits ? migaccel_populated(&p, MIGACCEL_POPULATED_ZERO, &area, bits, nbits, &msg)
+             : -ENOMEM;
+    if (n < 0) {
+        report(b, method, -1, 0, msg ? msg : strerror((int)-n));
+    } else if (!strcmp(method, "pagemap-scan") && atomic_load(&p.scan_works) < 0) {
+        report(b, method, -1, 0, "no PAGEMAP_SCAN in this kernel (before 6.7)");
+    } else {
+        for (int m = 1; m < MIGACCEL_METHOD__MAX; m++) {
+            if (atomic_load(&p.side[MIGACCEL_POPULATED_ZERO].methods) & (1u << m)) {
+                snprintf(used, sizeof(used), "%s", migaccel_populated_method_name(m));
             }
-            report(b, "seek-data", -1, 0, strerror(errno));
-            return;
         }
-        hole = lseek(b->fd, data, SEEK_HOLE);
-        if (hole < 0) {
-            report(b, "seek-data", -1, 0, strerror(errno));
-            return;
-        }
-        found += (hole - data + (off_t)b->page - 1) / (off_t)b->page;
-        pos = hole;
+        /* counted in the backend's pages, as the other methods */
+        report(b, strcmp(used, method) ? used : method, n / (int64_t)(b->page / 4096),
+               now_ms() - t0, NULL);
     }
-    report(b, "seek-data", found, now_ms() - t0, NULL);
+    free(msg);
+    free(bits);
 }
 
 static bool map_backing(Backing *b, const char *name, int fd, size_t size, size_t page)
@@ -257,9 +166,9 @@ static void run(Backing *b, size_t stride)
     printf("  %-10s wrote %" PRIu64 " of %zu pages of %zu KiB in %.0f ms\n", b->name,
            b->written, b->size / b->page, b->page / 1024, now_ms() - t0);
     probe_mincore(b);
-    probe_pagemap(b);
-    probe_pagemap_scan(b);
-    probe_seek_data(b);
+    probe_plugin(b, "pagemap");
+    probe_plugin(b, "pagemap-scan");
+    probe_plugin(b, "seek-data");
     if (b->fd < 0) {
         /* What a stock first pass leaves behind: every page read once */
         volatile char sink = 0;
@@ -272,8 +181,8 @@ static void run(Backing *b, size_t stride)
         printf("  %-10s read every page once (as a stock first pass does) in %.0f ms\n",
                b->name, now_ms() - t0);
         probe_mincore(b);
-        probe_pagemap(b);
-        probe_pagemap_scan(b);
+        probe_plugin(b, "pagemap");
+        probe_plugin(b, "pagemap-scan");
     }
     munmap(b->base, b->size);
     if (b->fd >= 0) {
@@ -339,8 +248,8 @@ int main(int argc, char **argv)
         printf("  %-10s skipped: no free 2 MiB huge pages (vm.nr_hugepages)\n", "hugetlbfs");
     } else if (fd < 0) {
         printf("  %-10s skipped: memfd_create(MFD_HUGETLB): %s\n", "hugetlbfs", strerror(errno));
-    } else if (map_backing(&b, "hugetlbfs", fd, (size_t)free_huge * 2 * (2u << 20), 2u << 20)) {
-        /* every other page, of twice what is free: a write needs a real page */
+    } else if (map_backing(&b, "hugetlbfs", fd, (size_t)free_huge * (2u << 20), 2u << 20)) {
+        /* every other huge page of what is free: a write needs a real page */
         run(&b, 2);
     } else {
         close(fd);

@@ -133,6 +133,12 @@ GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
     for (guint i = 0; cfg->qemu_args && cfg->qemu_args[i]; i++) {
         add_arg(a, cfg->qemu_args[i]);
     }
+    for (guint i = 0; incoming && cfg->dst_qemu_args && cfg->dst_qemu_args[i]; i++) {
+        add_arg(a, cfg->dst_qemu_args[i]);
+    }
+    for (guint i = 0; !incoming && cfg->src_qemu_args && cfg->src_qemu_args[i]; i++) {
+        add_arg(a, cfg->src_qemu_args[i]);
+    }
     if (trace_path) {
         /* host-clock stamps, to line up with the QMP events' timestamps */
         add_arg(a, "-msg");
@@ -148,8 +154,9 @@ GPtrArray *build_qemu_argv(const Config *cfg, const char *qmp_path,
         add_arg(a, "-incoming");
         add_arg(a, "defer");
         /* Paused at switchover so --verify can compare memory, except when
-         * measuring the downtime users feel: then it runs at once. */
-        if (!config_has_net(cfg)) {
+         * measuring the downtime users feel or with --dst-runs: then it runs
+         * at once. */
+        if (!config_dst_runs(cfg)) {
             add_arg(a, "-S");
         }
     }

@@ -82,7 +82,7 @@ gboolean post_run(Driver *d, GError **error)
     g_autoptr(JsonNode) st = NULL;
     JsonObject *so;
 
-    if (config_has_net(d->cfg)) {
+    if (config_dst_runs(d->cfg)) {
         drv_log("%s: running since switchover; running for %.1f s", d->dst->name,
                 d->cfg->post_run);
     } else {

@@ -37,6 +37,8 @@ static gboolean finish_migration(Driver *d, GError **error)
         return FALSE;
     }
     query_accel_stats(d);
+    r->src_rss_bytes = drv_rss_bytes(d->src->pid);
+    r->dst_rss_bytes = drv_rss_bytes(d->dst->pid);
     if (verify) {
         phase_begin(&t);
         if (!verify_memory(d, error)) {

@@ -20,6 +20,11 @@ gboolean config_is_bootblock(const Config *cfg)
     return cfg->bootblock != NULL || cfg->external_marks;
 }
 
+gboolean config_dst_runs(const Config *cfg)
+{
+    return cfg->dst_runs || config_has_net(cfg);
+}
+
 gboolean config_has_net(const Config *cfg)
 {
     return cfg->net_client_netns != NULL;
@@ -156,6 +161,7 @@ static gboolean validate_external(Config *cfg, GError **error)
         return usage_error(error, "--src-qmp, --dst-qmp and --dst-uri must be given together");
     }
     if (cfg->kernel || cfg->bootblock || cfg->initrd || cfg->plugin || cfg->qemu_args ||
+        cfg->dst_qemu_args || cfg->src_qemu_args ||
         cfg->qemu || cfg->dst_qemu || cfg->accel_props) {
         return usage_error(error, "guest options (--qemu, --kernel, --bootblock, --plugin, ...) "
                            "cannot be used with already running QEMUs (--src-qmp)");
@@ -255,6 +261,16 @@ static gboolean validate_net(Config *cfg, GError **error)
 {
     const char *slash;
     guint64 prefix;
+
+    if (cfg->dst_runs && cfg->verify) {
+        return usage_error(error, "--verify compares memory with the destination still paused; "
+                           "with --dst-runs it runs from the switch on, so memory is checked "
+                           "by the guest's own pattern check instead");
+    }
+    if (cfg->dst_runs && cfg->scenario != SCENARIO_NORMAL) {
+        return usage_error(error, "--dst-runs needs the normal scenario: the others compare "
+                           "memory after their retry, with the destination paused");
+    }
 
     if (!cfg->net_client_netns) {
         if (cfg->net_guest_ip || cfg->net_src_tap || cfg->net_dst_tap || cfg->net_mac) {

@@ -56,6 +56,12 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "tcg (multi-threaded) or kvm (default: tcg)", "tcg|kvm" },
         { "qemu-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->qemu_args,
           "Extra QEMU argument for both QEMUs (repeatable)", "ARG" },
+        { "src-qemu-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->src_qemu_args,
+          "Extra QEMU argument for the source only, after the --qemu-arg ones "
+          "(repeatable)", "ARG" },
+        { "dst-qemu-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cfg->dst_qemu_args,
+          "Extra QEMU argument for the destination only, after the --qemu-arg ones "
+          "(repeatable)", "ARG" },
         { NULL }
     };
     const GOptionEntry external_entries[] = {
@@ -140,6 +146,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
         { "show-stats", 0, 0, G_OPTION_ARG_NONE, &cfg->show_stats,
           "Print both accelerators' counters in the text report (--json always has them)",
           NULL },
+        { "dst-runs", 0, 0, G_OPTION_ARG_NONE, &cfg->dst_runs,
+          "Start the destination without -S: its guest runs from the switch on, as a real "
+          "migration's does, faulting pages over in postcopy; memory is then checked by the "
+          "guest's own pattern check (not with --verify)", NULL },
         { "verify", 0, 0, G_OPTION_ARG_NONE, &cfg->verify,
           "Compare per-page digests of source and destination RAM after migration", NULL },
         { "post-run", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->post_run,
@@ -238,6 +248,8 @@ void config_clear(Config *cfg)
     g_free(cfg->mem);
     g_free(cfg->accel);
     g_strfreev(cfg->qemu_args);
+    g_strfreev(cfg->dst_qemu_args);
+    g_strfreev(cfg->src_qemu_args);
     g_free(cfg->src_qmp);
     g_free(cfg->dst_qmp);
     g_free(cfg->dst_uri);

@@ -31,6 +31,8 @@ typedef struct {
     int smp;
     char *accel;             /* "tcg" | "kvm" */
     char **qemu_args;
+    char **dst_qemu_args;
+    char **src_qemu_args;
 
     /* already running QEMUs */
     char *src_qmp;
@@ -80,6 +82,7 @@ typedef struct {
     gboolean trace_faults;   /* the destination traces its postcopy page requests */
     gboolean trace_syncs;    /* the source traces its dirty-bitmap syncs */
     gboolean verify;
+    gboolean dst_runs;       /* no -S: the destination runs from the switch */
     gboolean show_stats;     /* the accelerators' counters in the text report */
     double post_run;
     char *json_path;
@@ -105,3 +108,5 @@ const char *scenario_name(Scenario s);
 gboolean scenario_by_name(const char *name, Scenario *out);
 gboolean config_is_bootblock(const Config *cfg);
 gboolean config_has_net(const Config *cfg);
+/* The destination runs as soon as it has the state (no -S) */
+gboolean config_dst_runs(const Config *cfg);

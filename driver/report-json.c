@@ -198,6 +198,8 @@ static void add_config(JsonBuilder *b, Report *r)
     json_builder_add_int_value(b, cfg->smp);
     add_string_or_null(b, "accel", cfg->accel);
     add_strv(b, "qemu_args", cfg->qemu_args);
+    add_strv(b, "src_qemu_args", cfg->src_qemu_args);
+    add_strv(b, "dst_qemu_args", cfg->dst_qemu_args);
     json_builder_set_member_name(b, "max_bandwidth");
     json_builder_add_int_value(b, (gint64)cfg->max_bandwidth);
     json_builder_set_member_name(b, "downtime_limit_ms");
@@ -212,6 +214,8 @@ static void add_config(JsonBuilder *b, Report *r)
     /* cancel/kill-dst always verify their retry */
     json_builder_set_member_name(b, "verify");
     json_builder_add_boolean_value(b, cfg->verify || cfg->scenario != SCENARIO_NORMAL);
+    json_builder_set_member_name(b, "dst_runs");
+    json_builder_add_boolean_value(b, config_dst_runs(cfg));
     json_builder_set_member_name(b, "warmup_s");
     json_builder_add_double_value(b, cfg->warmup);
     json_builder_set_member_name(b, "post_run_s");
@@ -219,8 +223,24 @@ static void add_config(JsonBuilder *b, Report *r)
     json_builder_end_object(b);
 }
 
+static void add_rss(JsonBuilder *b, const char *name, gint64 bytes)
+{
+    json_builder_set_member_name(b, name);
+    if (bytes >= 0) {
+        json_builder_add_int_value(b, bytes);
+    } else {
+        json_builder_add_null_value(b);
+    }
+}
+
 static void add_accel(JsonBuilder *b, Report *r)
 {
+    /* not accelerator figures, but read at the same moment */
+    json_builder_set_member_name(b, "rss_after_migration");
+    json_builder_begin_object(b);
+    add_rss(b, "src_bytes", r->src_rss_bytes);
+    add_rss(b, "dst_bytes", r->dst_rss_bytes);
+    json_builder_end_object(b);
     json_builder_set_member_name(b, "accel_stats");
     if (!r->cfg->plugin || !r->accel_queried) {
         json_builder_add_null_value(b);

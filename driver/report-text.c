@@ -126,6 +126,11 @@ static void print_accel_summary(FILE *out, JsonObject *doc)
                                qmp_get_int(src, "discard_wire_bytes", 0),
                                qmp_get_int(src, "discard_raw_bytes", 0));
     }
+    if (qmp_get_int(src, "first_pass_pages_unpopulated", 0) > 0) {
+        g_string_append_printf(s, "; first pass left out %.1f GiB never populated",
+                               qmp_get_int(src, "first_pass_pages_unpopulated", 0) * 4096.0 /
+                               (1 << 30));
+    }
     if (qmp_get_int(src, "switchover_fallbacks", 0) > 0 &&
         g_strcmp0(str(src, "switchover_mode"), "precopy") == 0) {
         g_string_append(s, " (switchover=bitmap needs postcopy-ram)");

@@ -30,6 +30,8 @@ Report *report_new(const Config *cfg)
     r->timings = g_array_new(FALSE, FALSE, sizeof(ReportTiming));
     r->failures = g_ptr_array_new_with_free_func(g_free);
     r->timeline = timeline_new();
+    r->src_rss_bytes = -1;
+    r->dst_rss_bytes = -1;
     guestlog_stats_init(&r->src_during);
     guestlog_stats_init(&r->dst_after);
     guestlog_stats_init(&r->src_baseline);

@@ -97,6 +97,11 @@ typedef struct {
     /* QMP events of both sides and the probe's marks, on the host clock */
     Timeline *timeline;
 
+    /* Resident memory of each QEMU once the migration completed (its
+     * memory check reads every page, so before it); -1 unknown */
+    gint64 src_rss_bytes;
+    gint64 dst_rss_bytes;
+
     /* --verify */
     CheckState verify;
     MemCompare cmp;

@@ -196,6 +196,22 @@ gboolean drv_trace_line(const char *line, gint64 *us, const char **event)
     return TRUE;
 }
 
+gint64 drv_rss_bytes(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *text = NULL;
+    const char *line;
+
+    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL)) {
+        return -1;
+    }
+    line = strstr(text, "\nVmRSS:");
+    if (!line) {
+        return -1;
+    }
+    return g_ascii_strtoll(line + 7, NULL, 10) * 1024;
+}
+
 gint drv_cmp_double(gconstpointer a, gconstpointer b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -42,6 +42,8 @@ char *drv_format_bytes(guint64 bytes);
  * starts. FALSE for other lines.
  */
 gboolean drv_trace_line(const char *line, gint64 *us, const char **event);
+/* Resident memory of process @pid in bytes (VmRSS), or -1 */
+gint64 drv_rss_bytes(GPid pid);
 /* g_array_sort() order of doubles */
 gint drv_cmp_double(gconstpointer a, gconstpointer b);
 

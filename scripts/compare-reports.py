@@ -21,6 +21,7 @@ ROWS = [
     ("discard bitmap: sent / raw (B)", lambda r: discard(r)),
     ("accel: loose syncs / tracking", lambda r: accel(r)),
     ("accel: transport", lambda r: src_stat(r, "transport_in_force")),
+    ("accel: first pass left out (GiB)", lambda r: left_out(r)),
     ("memory verify", lambda r: verify(r)),
     ("guest check", lambda r: r["guest"]["check"]),
 ]
@@ -62,6 +63,11 @@ def accel(report):
         return "-"
     names = {4096: "4K", 2 << 20: "2M", 1 << 30: "1G"}
     return f"{loose} / {names.get(gran, gran)}"
+
+
+def left_out(report):
+    pages = src_stat(report, "first_pass_pages_unpopulated")
+    return "-" if pages == "-" else round(pages * 4096 / 2**30, 2)
 
 
 def verify(report):

@@ -13,8 +13,44 @@ GUEST_DIR=$MIGACCEL_SRC/build/guest
 FIRMWARE_ARGS=(-L /usr/share/qemu -L /usr/share/seabios)
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/migaccel-test.XXXXXX")
 # MIGACCEL_KEEP_TEST_TMP=1 keeps the run's files (logs, reports) to read
-trap 'if [ -n "${MIGACCEL_KEEP_TEST_TMP:-}" ]; then echo "kept $TEST_TMP" >&2; else rm -rf "$TEST_TMP"; fi' EXIT
+# at_exit COMMAND: run COMMAND when the test exits (before TEST_TMP goes)
+exit_commands=()
+at_exit() {
+    exit_commands+=("$1")
+}
+run_exit_commands() {
+    local c
+    for c in "${exit_commands[@]}"; do
+        eval "$c" || true
+    done
+    if [ -n "${MIGACCEL_KEEP_TEST_TMP:-}" ]; then
+        echo "kept $TEST_TMP" >&2
+    else
+        rm -rf "$TEST_TMP"
+    fi
+}
+trap run_exit_commands EXIT
 checks_failed=0
+
+# Makes sure $1 2 MiB huge pages are free: raises vm.nr_hugepages for the
+# test (root only) and gives the pages back when it exits; skips the test
+# when it cannot.
+reserve_huge_pages() {
+    local need=$1 free total
+    free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+    if [ "${free:-0}" -ge "$need" ]; then
+        return
+    fi
+    total=$(cat /proc/sys/vm/nr_hugepages)
+    if ! { echo $((total + need - free)) > /proc/sys/vm/nr_hugepages; } 2>/dev/null; then
+        skip "needs $need free 2 MiB huge pages (${free:-0} free), and vm.nr_hugepages cannot be raised here"
+    fi
+    at_exit "echo $total > /proc/sys/vm/nr_hugepages"
+    free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+    if [ "${free:-0}" -lt "$need" ]; then
+        skip "needs $need free 2 MiB huge pages; the kernel found only ${free:-0} (memory too fragmented or short)"
+    fi
+}
 
 require_file() {
     if [ ! -e "$1" ]; then

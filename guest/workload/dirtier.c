@@ -11,8 +11,13 @@
  * With mig.xmc=1 two more threads run cross-modifying code, as a JIT does
  * (see xmc_writer()), and a stale result is reported as CORRUPT too.
  *
+ * With mig.grow_mb=N one more thread first touches N MiB of new memory
+ * after READY, at mig.grow_mbps MiB/s, then keeps checking it (see
+ * grow_main()): a migration's first pass meets pages that become populated
+ * while it runs.
+ *
  * Parameters come from /proc/cmdline (mig.threads=, mig.hot_mb=, mig.mbps=,
- * mig.selftest=, mig.xmc=); the same tokens given as argv override them, which makes
+ * mig.selftest=, mig.xmc=, mig.grow_mb=, mig.grow_mbps=); the same tokens given as argv override them, which makes
  * the program easy to run on a host.  The serial output format is described
  * in guest/README.md; other programs parse it, so keep it stable.
  *
@@ -49,6 +54,8 @@ struct params {
     unsigned long mbps;
     unsigned long selftest;
     unsigned long xmc;
+    unsigned long grow_mb;
+    unsigned long grow_mbps;
 };
 
 /* Details of the most recent mismatch, for the self-test to confirm. */
@@ -73,7 +80,7 @@ struct worker {
     uint64_t nreports;
 };
 
-static struct params prm = { .threads = 2, .hot_mb = 256, .mbps = 0 };
+static struct params prm = { .threads = 2, .hot_mb = 256, .mbps = 0, .grow_mbps = 64 };
 static struct worker *workers;
 static pthread_barrier_t ready_barrier;
 static _Atomic uint64_t total_errors;
@@ -375,6 +382,53 @@ static int start_xmc(void)
     return 0;
 }
 
+/*
+ * mig.grow_mb: memory first touched after READY.  The guest kernel hands
+ * out pages it never used before, so on the host they become populated
+ * while a migration may be in its first pass.  Each page gets its pattern
+ * once (seq 1) and is then checked, round after round, never rewritten:
+ * a page left out or restored from before its first touch reads as zeros.
+ */
+#define GROW_THREAD 0xfffeu
+static _Atomic uint64_t grow_touched;
+
+static void report_grow_corrupt(uint64_t page, const uint64_t *w, long offset)
+{
+    atomic_fetch_add(&total_errors, 1);
+    if (atomic_fetch_add(&corrupt_lines_this_sec, 1) < CORRUPT_LINES_PER_SEC)
+        say("mig: CORRUPT thread=%u page=%llu expected_seq=1 found_seq=%llu offset=%ld",
+            GROW_THREAD, (unsigned long long)page, (unsigned long long)w[SEQ_WORD], offset);
+}
+
+static void *grow_main(void *arg)
+{
+    (void)arg;
+    uint64_t pages = (uint64_t)prm.grow_mb * (1024 * 1024 / PAGE_SIZE);
+    uint64_t per_sec = (uint64_t)prm.grow_mbps * (1024 * 1024 / PAGE_SIZE);
+    uint64_t *mem = mmap(NULL, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+        say("mig: ERROR mmap of %lu MiB to grow into failed: %s", prm.grow_mb, strerror(errno));
+        return NULL;
+    }
+    uint64_t t0 = now_ns();
+    for (uint64_t p = 0; p < pages; p++) {
+        fill_page(mem + p * PAGE_WORDS, GROW_THREAD, p, 1);
+        atomic_store_explicit(&grow_touched, p + 1, memory_order_relaxed);
+        if (per_sec && (p + 1) % 64 == 0)
+            sleep_until(t0 + (p + 1) * (uint64_t)NS_PER_SEC / per_sec);
+    }
+    for (;;) {
+        for (uint64_t p = 0; p < pages; p++) {
+            long bad = verify_page(mem + p * PAGE_WORDS, GROW_THREAD, p, 1);
+            if (bad >= 0)
+                report_grow_corrupt(p, mem + p * PAGE_WORDS, bad);
+        }
+        sleep_until(now_ns() + NS_PER_SEC / 4);
+    }
+    return NULL;
+}
+
 static bool parse_one(const char *tok, struct params *p)
 {
     static const struct { const char *key; size_t off; unsigned long max; } keys[] = {
@@ -383,6 +437,8 @@ static bool parse_one(const char *tok, struct params *p)
         { "mig.mbps=", offsetof(struct params, mbps), 1ul << 20 },
         { "mig.selftest=", offsetof(struct params, selftest), 1 },
         { "mig.xmc=", offsetof(struct params, xmc), 1 },
+        { "mig.grow_mb=", offsetof(struct params, grow_mb), 1ul << 20 },
+        { "mig.grow_mbps=", offsetof(struct params, grow_mbps), 1ul << 20 },
     };
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         size_t klen = strlen(keys[k].key);
@@ -587,6 +643,11 @@ int main(int argc, char **argv)
         prm.mbps, prm.xmc);
     if (prm.selftest)
         return run_selftest();
+    pthread_t grower;
+    if (prm.grow_mb && pthread_create(&grower, NULL, grow_main, NULL)) {
+        say("mig: ERROR pthread_create failed");
+        return 1;
+    }
 
     uint64_t prev_writes = 0, prev_wake = t_ready, next = t_ready + NS_PER_SEC;
     for (;;) {

@@ -69,7 +69,7 @@
  * value.  A plugin built for version N works with any QEMU that speaks N
  * or later down to MIGACCEL_API_MIN_VERSION.
  */
-#define MIGACCEL_API_VERSION 7
+#define MIGACCEL_API_VERSION 8
 
 /**
  * MIGACCEL_API_MIN_VERSION: the oldest plugin interface QEMU still loads
@@ -381,6 +381,12 @@ typedef struct MigAccelStatSink {
  * postcopy discards go as one compressed bitmap per RAM block.
  */
 #define MIGACCEL_FEAT_CODEC_V1 (1u << 0)
+/*
+ * ZERO_UNSENT_V1 (version 8): as a destination, QEMU reads as zero every
+ * page it has not received, having zeroed at RAM setup whatever its own
+ * memory held; so a source may leave out pages its host never populated.
+ */
+#define MIGACCEL_FEAT_ZERO_UNSENT_V1 (1u << 1)
 #define MIGACCEL_FEAT_MASK 0xffffu
 
 /**
@@ -492,6 +498,60 @@ typedef struct MigAccelStreamOps {
 } MigAccelStreamOps;
 
 /**
+ * struct MigAccelRamArea - one RAM block's host memory, for populated()
+ * @name: the RAM block's id, for messages
+ * @host: first byte of the block's mapping
+ * @length: bytes mapped for migration (the block's used length)
+ * @page_size: the block's host page size: 4 KiB or a huge page size
+ * @fd: the file the block maps, or -1 for anonymous memory
+ * @fd_offset: where the mapping starts in @fd
+ * @shared: the mapping is shared: writes land in @fd, not in private
+ *   copies of its pages
+ */
+typedef struct MigAccelRamArea {
+    const char *name;
+    void *host;
+    uint64_t length;
+    uint64_t page_size;
+    int32_t fd;
+    uint64_t fd_offset;
+    bool shared;
+} MigAccelRamArea;
+
+/**
+ * enum MigAccelPopulatedUse - why QEMU asks which pages are populated
+ * @MIGACCEL_POPULATED_SKIP: source, right after dirty logging started:
+ *   the first pass leaves out the pages not set.  The plugin's options
+ *   may refuse (-ENOTSUP, no message): then every page is sent.
+ * @MIGACCEL_POPULATED_ZERO: destination, at RAM setup, before any page
+ *   arrives: QEMU zeroes the pages set that hold data, so a page the
+ *   source leaves out reads as zero.  Never refused by an option.
+ */
+typedef enum MigAccelPopulatedUse {
+    MIGACCEL_POPULATED_SKIP = 0,
+    MIGACCEL_POPULATED_ZERO = 1,
+} MigAccelPopulatedUse;
+
+/**
+ * struct MigAccelRamOps - what of the guest's RAM the host populated
+ *   (version 8)
+ * @struct_size: sizeof() as the plugin knows it
+ * @populated: set in @bits (@nbits bits, one per 4 KiB of @area, all
+ *   clear on entry) every page that may hold data; a page left clear must
+ *   read as zero whoever reads it.  Erring towards set is safe, towards
+ *   clear loses data.  Returns the number of bits set, -ENOTSUP without a
+ *   message when the options refuse @use, or a negative errno value with a
+ *   message.  Source: migration thread, BQL held.  Destination: main loop,
+ *   BQL held.
+ */
+typedef struct MigAccelRamOps {
+    uint32_t struct_size;
+    int64_t (*populated)(void *opaque, MigAccelPopulatedUse use,
+                         const MigAccelRamArea *area, uint64_t *bits,
+                         uint64_t nbits, char **errmsg);
+} MigAccelRamOps;
+
+/**
  * struct MigAccelPlugin - what the plugin provides, filled in by install
  * @struct_size: set by QEMU to sizeof() as QEMU knows it; the plugin must
  *   not write members beyond it
@@ -514,6 +574,8 @@ typedef struct MigAccelStreamOps {
  * @codec: compressed bitmaps (may be NULL: stock formats)
  * @switchover: when to switch to postcopy (may be NULL: QEMU decides)
  * @stream: sending the stream (may be NULL: QEMU sends)
+ * @ram: (version 8) which pages the host populated (may be NULL: every
+ *   page is sent)
  *
  * The ops tables are the plugin's and must stay valid until uninstall.
  */
@@ -531,6 +593,7 @@ typedef struct MigAccelPlugin {
     const MigAccelCodecOps *codec;
     const MigAccelSwitchoverOps *switchover;
     const MigAccelStreamOps *stream;
+    const MigAccelRamOps *ram;
 } MigAccelPlugin;
 
 /**

@@ -9,7 +9,7 @@
 
 typedef struct OptionSpec {
     /* Values this version implements */
-    const char *implemented[7];
+    const char *implemented[8];
     /* Index of the default in implemented[] */
     int default_value;
     /* Values that name features later versions implement */
@@ -44,9 +44,15 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
     [MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS] = {
         { 0 }, 0, { 0 }, .number = true, .min = 0, .max = 2000000,
         .default_number = 20 },
+    /*
+     * "populated": the first pass leaves out pages the source's host never
+     * populated, when the destination says it reads unsent pages as zero
+     */
+    [MIGACCEL_OPT_FIRST_PASS] = {
+        { "all", "populated" }, 1, { 0 } },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
-          "uring-missing", "slow-loose-sync" },
+          "uring-missing", "slow-loose-sync", "no-pagemap-scan" },
         0, { 0 } },
 };
 
@@ -56,6 +62,7 @@ static const char *const option_names[MIGACCEL_OPT__MAX + 1] = {
     [MIGACCEL_OPT_SWITCHOVER] = "switchover",
     [MIGACCEL_OPT_TRANSPORT] = "transport",
     [MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS] = "precopy-downtime-max-ms",
+    [MIGACCEL_OPT_FIRST_PASS] = "first-pass",
     [MIGACCEL_OPT_INJECT_FAULT] = "x-inject-fault",
     [MIGACCEL_OPT__MAX] = NULL,
 };

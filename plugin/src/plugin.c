@@ -16,6 +16,7 @@
 
 #include "migaccel.h"
 #include "options.h"
+#include "populated.h"
 #include "stats.h"
 #include "stream.h"
 #include "switchover.h"
@@ -34,6 +35,7 @@ typedef struct MigAccelState {
     MigAccelSwitchover switchover;
     MigAccelStream stream;
     MigAccelUringProbe uring;
+    MigAccelPopulated populated;
 } MigAccelState;
 
 static void plugin_uninstall(void *opaque)
@@ -67,12 +69,17 @@ static void apply_option(MigAccelState *s, int opt)
         migaccel_switchover_set_precopy_downtime_max(
             &s->switchover, (uint64_t)migaccel_option_number(&s->options, opt));
         break;
+    case MIGACCEL_OPT_FIRST_PASS:
+        migaccel_populated_set_mode(&s->populated, value);
+        break;
     case MIGACCEL_OPT_INJECT_FAULT:
         migaccel_switchover_set_fault(&s->switchover, value);
         s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0
                                     : MIGACCEL_SENDER_PRETEND_NO_RING;
         migaccel_tracking_set_slow_loose_sync(
             &s->tracking, !strcmp(value, "slow-loose-sync"));
+        migaccel_populated_set_no_scan(&s->populated,
+                                       !strcmp(value, "no-pagemap-scan"));
         break;
     }
 }
@@ -118,6 +125,7 @@ static void plugin_event(void *opaque, const MigAccelEventInfo *info)
     migaccel_wp_event(&s->wp, info);
     migaccel_switchover_event(&s->switchover, info);
     migaccel_stream_event(&s->stream, info);
+    migaccel_populated_event(&s->populated, info);
 }
 
 static void plugin_stats(void *opaque, const MigAccelStatSink *sink)
@@ -132,6 +140,7 @@ static void plugin_stats(void *opaque, const MigAccelStatSink *sink)
     migaccel_wp_foreach(&s->wp, sink);
     migaccel_switchover_foreach(&s->switchover, sink);
     migaccel_stream_foreach(&s->stream, sink);
+    migaccel_populated_foreach(&s->populated, sink);
 }
 
 static bool plugin_stream_open(void *opaque, int fd, const char *why_not)
@@ -160,7 +169,12 @@ static uint32_t plugin_codec_features(void *opaque)
 {
     MigAccelState *s = opaque;
 
-    return migaccel_switchover_features(&s->switchover);
+    /*
+     * As a destination this plugin always has QEMU zero what its memory
+     * held before a source that leaves unpopulated pages out
+     */
+    return migaccel_switchover_features(&s->switchover) |
+           MIGACCEL_FEAT_ZERO_UNSENT_V1;
 }
 
 static uint64_t plugin_codec_bound(void *opaque, uint64_t nbits)
@@ -225,6 +239,21 @@ static const MigAccelSwitchoverOps plugin_switchover = {
     .precopy_may_complete = plugin_precopy_may_complete,
 };
 
+static int64_t plugin_ram_populated(void *opaque, MigAccelPopulatedUse use,
+                                    const MigAccelRamArea *area,
+                                    uint64_t *bits, uint64_t nbits,
+                                    char **errmsg)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_populated(&s->populated, use, area, bits, nbits, errmsg);
+}
+
+static const MigAccelRamOps plugin_ram = {
+    .struct_size = sizeof(MigAccelRamOps),
+    .populated = plugin_ram_populated,
+};
+
 static const MigAccelStreamOps plugin_stream = {
     .struct_size = sizeof(MigAccelStreamOps),
     .open = plugin_stream_open,
@@ -286,6 +315,7 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     migaccel_wp_init(&s->wp, host);
     migaccel_switchover_init(&s->switchover, host);
     migaccel_stream_init(&s->stream, host);
+    migaccel_populated_init(&s->populated);
     for (int opt = 0; opt < MIGACCEL_OPT__MAX; opt++) {
         apply_option(s, opt);
     }
@@ -307,5 +337,6 @@ MIGACCEL_EXPORT int migaccel_plugin_install(const MigAccelHost *host,
     plugin->codec = &plugin_codec;
     plugin->switchover = &plugin_switchover;
     plugin->stream = &plugin_stream;
+    plugin->ram = &plugin_ram;
     return 0;
 }

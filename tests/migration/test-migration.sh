@@ -45,7 +45,7 @@ fi
 # option that has one at its stock value (the switchover: where the
 # scenario does not need the bitmap, it is precopy without postcopy-ram)
 if [ "$trace_mode" = stock ]; then
-    common+=(--accel-prop transport=socket)
+    common+=(--accel-prop transport=socket --accel-prop first-pass=all)
 fi
 kernel_guest=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
               --accel tcg --smp 2 --mem 2G)
@@ -108,6 +108,72 @@ postcopy)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     args=("${kernel_guest[@]}" --append "$busy_append" --postcopy-after 1.0
           --max-bandwidth 100M --accel-prop switchover=precopy)
+    ;;
+sparse|sparse-dst-runs)
+    # 16 GiB (reserve=off) of which the guest has touched some 1.3 GiB at
+    # READY; one more thread first-touches 1 GiB from READY on, at 64 MiB/s,
+    # through the first pass (capped at 200 MB/s). The source leaves out
+    # what its host never populated: a page first touched after the query
+    # must still arrive (the driver compares all memory). sparse-dst-runs:
+    # the destination runs from the switch on (postcopy-preempt on), so its
+    # guest touches pages the first pass left out, and the source must send
+    # them when asked (trace ram_requeue_unsent) instead of taking them for
+    # sent; the guest's own check (every grown page, four times a second)
+    # then stands for the memory comparison.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
+          --accel tcg --smp 2 --mem 16G --capability postcopy-ram=on --max-bandwidth 200M
+          --append "$busy_append mig.grow_mb=1024 mig.grow_mbps=64"
+          --qemu-arg=-object --qemu-arg=memory-backend-ram,id=m0,size=16G,reserve=off
+          --qemu-arg=-machine --qemu-arg=memory-backend=m0)
+    if [ "$scenario" = sparse-dst-runs ]; then
+        kept=()
+        for a in "${common[@]}"; do
+            [ "$a" = --verify ] || kept+=("$a")
+        done
+        common=("${kept[@]}")
+        args+=(--dst-runs --capability postcopy-preempt=on
+               --qemu-arg=-trace --qemu-arg=ram_requeue_unsent)
+    fi
+    ;;
+hugetlbfs)
+    # Guest RAM on 2 MiB huge pages (memfd, hugetlb=on, shared), the
+    # bitmap switchover: hugetlbfs has no SEEK_DATA, so the plugin answers
+    # from the page tables when the file holds no page they do not show.
+    # Both QEMUs need 512 huge pages: reserved here for the test if root
+    # can, given back afterwards.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    reserve_huge_pages 1040
+    args=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
+          --accel tcg --smp 2 --mem 1G --capability postcopy-ram=on --max-bandwidth 200M
+          --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=128"
+          --qemu-arg=-object
+          --qemu-arg=memory-backend-memfd,id=m0,size=1G,hugetlb=on,hugetlbsize=2M,share=on
+          --qemu-arg=-machine --qemu-arg=memory-backend=m0)
+    ;;
+file-stale-dst)
+    # The source maps a file privately (its data and the pages copied on
+    # write both count); the destination's RAM is a shared file that
+    # already holds data where the source has none, as a reused backing
+    # file would: the destination must zero it before it lets the source
+    # leave pages out, or memory would differ. Precopy over a return path:
+    # userfaultfd (postcopy) cannot register a regular file's mapping.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    python3 - "$TEST_TMP/dst.ram" <<'EOPY'
+import sys
+with open(sys.argv[1], "wb") as f:
+    f.truncate(2 << 30)
+    for page in range(0, (2 << 30) // 4096, 997):
+        f.seek(page * 4096)
+        f.write(b"\xaa" * 64)
+EOPY
+    : > "$TEST_TMP/src.ram"
+    args=("${kernel_guest[@]}" --append "$busy_append" --capability return-path=on
+          --qemu-arg=-machine --qemu-arg=memory-backend=m0
+          --src-qemu-arg=-object
+          --src-qemu-arg="memory-backend-file,id=m0,size=2G,mem-path=$TEST_TMP/src.ram,share=off"
+          --dst-qemu-arg=-object
+          --dst-qemu-arg="memory-backend-file,id=m0,size=2G,mem-path=$TEST_TMP/dst.ram,share=on")
     ;;
 defaults)
     # The plugin loaded with no options, postcopy-ram on: its stats must
@@ -208,7 +274,7 @@ cancel|kill-dst)
     args=("${kernel_guest[@]}" --append "$busy_append" --scenario "$scenario"
           --after 1.0 --scenario-bandwidth 100M)
     ;;
-kvm-bootblock|kvm-bootblock-ring)
+kvm-bootblock|kvm-bootblock-ring|kvm-bootblock-return-path)
     require_file "$GUEST_DIR/bootblock.img" "run scripts/build-guest.sh"
     if [ ! -c /dev/kvm ]; then
         skip "no /dev/kvm on this machine"
@@ -236,6 +302,12 @@ kvm-bootblock|kvm-bootblock-ring)
     fi
     args=(--bootblock "$GUEST_DIR/bootblock.img" --accel "$accel" --mem 256M --smp 1
           --qemu-arg=-cpu --qemu-arg=qemu64,-kvmclock)
+    if [ "$scenario" = kvm-bootblock-return-path ]; then
+        # Precopy with a return path: the hello is answered, so the first
+        # pass leaves out what KVM's guest never touched, its dirty log
+        # cleared before the query
+        args+=(--capability return-path=on)
+    fi
     ;;
 *)
     echo "unknown scenario $scenario" >&2
@@ -284,7 +356,11 @@ if [ "$status" != 0 ] && grep -q 'guest did not print .* within' "$TEST_TMP/driv
     "$DRIVER" "${common[@]}" "${args[@]}" --json "$TEST_TMP/report.json" || status=$?
 fi
 if [ "$status" = 0 ]; then
-    ok "migration ($scenario, trace-install=$trace_mode, wp-granularity=$wp) completed, memory verified"
+    checked="memory verified"
+    if [[ " ${common[*]} " != *" --verify "* ]]; then
+        checked="the guest's own memory check passed"
+    fi
+    ok "migration ($scenario, trace-install=$trace_mode, wp-granularity=$wp) completed, $checked"
     # Did the mode do what it says? (cancel/kill-dst: the last attempt's figures)
     if [ "$scenario" = busy ] || [ "$scenario" = bitmap-switchover ]; then
         check_with_python "switchover timeline on the host clock" "$TEST_TMP/report.json" <<'EOPY'
@@ -315,6 +391,18 @@ EOPY
                 not_ok "no cross-modifying code rounds in the $side's console"
             fi
         done
+    fi
+    if [ "$scenario" = file-stale-dst ]; then
+        expect_contains "the destination zeroed the data its file held" \
+            "$TEST_TMP/run/dst-stderr.log" "pages of RAM block 'm0' that held data here before the migration"
+    fi
+    if [ "$scenario" = sparse-dst-runs ]; then
+        requeued=$(grep -c ram_requeue_unsent "$TEST_TMP/run/src-stderr.log" || true)
+        if [ "${requeued:-0}" -gt 0 ]; then
+            ok "the source sent $requeued left-out pages the running destination asked for"
+        else
+            not_ok "the destination ran into postcopy, but asked for no page the first pass left out"
+        fi
     fi
     if [ "$scenario" = recv-corrupt ]; then
         expect_contains "the source says why it refused the receive bitmap" \
@@ -413,7 +501,8 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the compressed discard bitmaps are larger than raw + 1 %")
     bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
                         "postcopy-recover", "recv-corrupt", "discard-corrupt",
-                        "discard-truncate", "prediscard-corrupt", "precopy-held", "defaults")
+                        "discard-truncate", "prediscard-corrupt", "precopy-held", "defaults",
+                        "sparse", "sparse-dst-runs", "hugetlbfs")
     want_mode = "bitmap" if scenario in bitmap_scenarios else "postcopy"
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
@@ -456,7 +545,8 @@ if report["migration"]["postcopy_started_at_s"] is not None:
             errors.append("the compressed receive bitmaps are larger than raw + 1 %")
 elif scenario in ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
                   "postcopy-recover", "recv-corrupt", "discard-corrupt", "discard-truncate",
-                  "prediscard-corrupt", "precopy-held", "defaults"):
+                  "prediscard-corrupt", "precopy-held", "defaults", "sparse", "sparse-dst-runs",
+                  "hugetlbfs"):
     errors.append("switchover=bitmap, but the migration never switched to postcopy")
 postcopy_ram = "postcopy-ram=on" in argv or "--postcopy-after" in argv
 if not switchover_set and not postcopy_ram:
@@ -464,6 +554,33 @@ if not switchover_set and not postcopy_ram:
     facts += f" switchover_fallbacks={s['switchover_fallbacks']}"
     if s["switchover_fallbacks"] < 1 or "switchover=bitmap (the default) needs" not in src_log:
         errors.append("the default switchover=bitmap fell back to precopy without a note and a count")
+# first-pass: pages the host never populated are left out only when the
+# destination said it reads them as zero (its accelerator, over a return path)
+dst = report["accel_stats"].get("dst") or {}
+peer_can = (postcopy_ram or "return-path=on" in argv) and "--dst-no-plugin" not in argv
+skipped, queried = s["first_pass_pages_unpopulated"], s["first_pass_blocks_queried"]
+facts += (f" first_pass={s['first_pass']} left_out={skipped} populated={s['first_pass_pages_populated']}"
+          f" methods={s['first_pass_methods']} query_us={s['first_pass_query_us']}"
+          f" dst_zero_check_blocks={dst.get('dst_zero_check_blocks_queried')}")
+if "first-pass=all" in argv:
+    if s["first_pass"] != "all" or queried:
+        errors.append("first-pass=all, but the first pass left pages out")
+elif peer_can:
+    if queried < 1 or skipped < 1:
+        errors.append("the destination reads unsent pages as zero, but the first pass left nothing out")
+    if (dst.get("dst_zero_check_blocks_queried") or 0) < 1:
+        errors.append("the destination did not check its memory reads as zero before the source left pages out")
+elif queried:
+    errors.append("pages left out without a destination that said it reads them as zero")
+want_methods = {"hugetlbfs": "hugetlbfs-pagemap", "file-stale-dst": "seek-data+pagemap"}
+if scenario in want_methods and want_methods[scenario] not in s["first_pass_methods"]:
+    errors.append(f"RAM block m0 should be queried by {want_methods[scenario]}*, used: {s['first_pass_methods']}")
+if scenario in ("sparse", "sparse-dst-runs"):
+    pages = report["migration"]["ram_total_bytes"] // 4096
+    if skipped < pages * 3 // 4:
+        errors.append(f"16 GiB guest that touched little: only {skipped} of {pages} pages left out")
+    rss = report["rss_after_migration"]["dst_bytes"]
+    facts += f" dst_rss_mib={rss >> 20 if rss else None}"
 if scenario in ("precopy-held", "precopy-allowed"):
     offers, declined = s["precopy_completion_offers"], s["precopy_completion_declined"]
     facts += (f" precopy_completion_offers={offers} declined={declined}"

@@ -30,6 +30,8 @@ static void test_options_defaults(void)
                     "bitmap");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_TRANSPORT), ==,
                     "io_uring");
+    g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_FIRST_PASS), ==,
+                    "populated");
     g_assert_cmpstr(migaccel_option_get(&opts, MIGACCEL_OPT_INJECT_FAULT), ==,
                     "none");
     for (int i = 0; i < MIGACCEL_OPT__MAX; i++) {
@@ -49,7 +51,7 @@ static void test_options_defaults(void)
 /* The option names in the order QEMU shows them (qom-get, its errors) */
 static const char *const expected_option_names[] = {
     "trace-install", "wp-granularity", "switchover", "transport",
-    "precopy-downtime-max-ms", "x-inject-fault",
+    "precopy-downtime-max-ms", "first-pass", "x-inject-fault",
 };
 
 /*
@@ -124,7 +126,7 @@ static void test_options_errors(void)
                     -EINVAL);
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
-                    "precopy-downtime-max-ms, x-inject-fault)");
+                    "precopy-downtime-max-ms, first-pass, x-inject-fault)");
     free(msg);
     msg = NULL;
 
@@ -707,6 +709,9 @@ static void test_abi_install(void)
     g_assert_nonnull(plugin.stream->open);
     g_assert_nonnull(plugin.stream->writev);
     g_assert_nonnull(plugin.stream->close);
+    g_assert_nonnull(plugin.ram);
+    g_assert_cmpuint(plugin.ram->struct_size, ==, sizeof(MigAccelRamOps));
+    g_assert_nonnull(plugin.ram->populated);
 
     g_assert_cmpint(plugin.set_option(plugin.opaque, "transport", "tape",
                                       &msg), ==, -EINVAL);
@@ -850,7 +855,7 @@ static void test_abi_unknown_option(void)
                     ==, -EINVAL);
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
-                    "precopy-downtime-max-ms, x-inject-fault)");
+                    "precopy-downtime-max-ms, first-pass, x-inject-fault)");
     free(msg);
     msg = NULL;
     /* a near miss is no match */
@@ -996,7 +1001,7 @@ static void test_switchover_bitmap(void)
     const MigAccelSwitchoverOps *sw = plugin.switchover;
     const MigAccelCodecOps *codec = plugin.codec;
     g_assert_cmpuint(codec->features(plugin.opaque), ==,
-                     MIGACCEL_FEAT_CODEC_V1);
+                     MIGACCEL_FEAT_CODEC_V1 | MIGACCEL_FEAT_ZERO_UNSENT_V1);
 
     /* precopy: never asks for postcopy, never holds precopy */
     g_assert_cmpint(plugin.set_option(plugin.opaque, "switchover", "precopy",
