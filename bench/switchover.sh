@@ -21,9 +21,12 @@
 #   bitmap-preempt as bitmap, with postcopy-preempt
 #   bitmap-uring   as bitmap, with transport=io_uring (the plugin's defaults
 #                  with postcopy-ram)
+#   ARM+NAME=VALUE one of the plugin's arms with one more plugin option
+#                  (repeatable: bitmap-preempt+precopy-max-passes=1)
 #
 #   bench/switchover.sh [--series 7.2|10.0] [--runs N] [--hot "64 256 ..."]
-#                       [--arms A,B,...] [--mem SIZE] [--out DIR] [-- DRIVER_ARGS]
+#                       [--arms A,B,...] [--mem SIZE] [--guest-args "mig.mbps=R ..."]
+#                       [--out DIR] [-- DRIVER_ARGS]
 # Defaults: 10.0, 5 runs, hot sets 64 256 1024 2048 MiB, arms
 # stock,stock-preempt,bitmap,bitmap-preempt, 4G. As root; needs
 # scripts/build.sh --series V --stock. Results: DIR/ARM-HOT-RUN.{json,log}
@@ -34,7 +37,7 @@ cd "$top"
 . bench/lib.sh
 cmdline=$(printf '%q ' "$0" "$@")
 series=10.0 runs=5 hots="64 256 1024 2048" arms=stock,stock-preempt,bitmap,bitmap-preempt
-mem=4G out=
+mem=4G out= guest_args=
 extra_driver=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -44,9 +47,11 @@ while [ $# -gt 0 ]; do
     --arms) arms=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --guest-args) guest_args=$2; shift 2 ;;
     --) shift; extra_driver=("$@"); break ;;
     *) echo "usage: $0 [--series 7.2|10.0] [--runs N] [--hot \"MIB ...\"] [--arms A,B]" \
-            "[--mem SIZE] [--out DIR] [-- DRIVER_ARGS]" >&2; exit 2 ;;
+            "[--mem SIZE] [--guest-args \"mig.mbps=R ...\"] [--out DIR] [-- DRIVER_ARGS]" >&2
+       exit 2 ;;
     esac
 done
 case $series in 7.2|10.0) ;; *) echo "bench: --series is 7.2 or 10.0" >&2; exit 2 ;; esac
@@ -57,8 +62,10 @@ IFS=, read -r -a arm_list <<<"$arms"
 need=(build/driver/migaccel-migrate build/guest/vmlinuz build/guest/initramfs.cpio.gz
       build/guest/modules/virtio_net.ko)
 for arm in "${arm_list[@]}"; do
-    case $arm in
-    stock|stock-preempt) need+=("$stock") ;;
+    case ${arm%%+*} in
+    stock|stock-preempt)
+        [ "$arm" = "${arm%%+*}" ] || { echo "bench: '$arm': plugin options need a plugin arm" >&2; exit 2; }
+        need+=("$stock") ;;
     ours-precopy|bitmap|bitmap-preempt|bitmap-uring) need+=("$patched" "$plugin") ;;
     *) echo "bench: unknown arm '$arm'" >&2; exit 2 ;;
     esac
@@ -67,8 +74,19 @@ bench_require "${need[@]}"
 bench_require_testnet
 bench_results_dir "switchover-$series" "${arm_list[@]}"
 
-# arm_args ARM: the driver arguments of one arm, in the array args
+# arm_args ARM: the driver arguments of one arm, in the array args; each
+# +NAME=VALUE after the arm's name is one more plugin option
 arm_args() {
+    local base=${1%%+*} prop
+    local -a props=()
+    [ "$base" = "$1" ] || IFS=+ read -r -a props <<<"${1#*+}"
+    arm_base_args "$base"
+    for prop in "${props[@]}"; do
+        args+=(--accel-prop "$prop")
+    done
+}
+
+arm_base_args() {
     local ours=(--qemu "$patched" --plugin "$plugin" --accel-prop trace-install=loose
                 --accel-prop wp-granularity=1G)
     local socket=(--accel-prop transport=socket)
@@ -99,7 +117,7 @@ for i in $(seq 1 "$runs"); do
             bench_run "$arm-$hot-$i" ip netns exec "$host_ns" build/driver/migaccel-migrate "${args[@]}" \
                 --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
                 --accel tcg --smp 2 --mem "$mem" --downtime-limit 300 \
-                --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=$hot" \
+                --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=$hot${guest_args:+ $guest_args}" \
                 --net-guest-ip 10.213.1.2/24 --net-src-tap tap-src --net-dst-tap tap-dst \
                 --net-client-netns "$client_ns" --trace-faults --migrate-timeout 300 \
                 "${extra_driver[@]}"

@@ -86,6 +86,7 @@ struct NetProbe {
     int tap_fd;
     gint64 first_announce_real_us;   /* QEMU's RARP self-announce */
     gint64 first_guest_frame_real_us; /* anything else from the guest's MAC */
+    char first_guest_frame_kind[16];  /* "icmp", "tcp", "arp", ... */
     guint16 echo_ident;
     GArray *pings;             /* PingRec, index = sequence number */
     GArray *echoes;            /* gint64 arrival of each whole TCP echo */

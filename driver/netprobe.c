@@ -137,6 +137,25 @@ static void connect_tcp(NetProbe *p)
  * as received on the tap.  The first RARP from the guest's MAC is QEMU's
  * announce; the first other frame is the guest speaking for itself.
  */
+/* What an Ethernet frame carries, to say what the guest sent first */
+static void frame_kind(const guint8 *frame, size_t len, char *out, size_t size)
+{
+    guint16 type = (guint16)((frame[12] << 8) | frame[13]);
+
+    if (type == ETH_P_ARP) {
+        g_strlcpy(out, "arp", size);
+    } else if (type == ETH_P_IP && len >= ETH_HLEN + 20) {
+        guint8 proto = frame[ETH_HLEN + 9];
+
+        g_strlcpy(out, proto == IPPROTO_ICMP ? "icmp" : proto == IPPROTO_TCP ? "tcp" :
+                  proto == IPPROTO_UDP ? "udp" : "ip", size);
+    } else if (type == ETH_P_IPV6) {
+        g_strlcpy(out, "ipv6", size);
+    } else {
+        g_snprintf(out, size, "0x%04x", type);
+    }
+}
+
 static void receive_tap(NetProbe *p)
 {
     for (;;) {
@@ -175,6 +194,8 @@ static void receive_tap(NetProbe *p)
             }
         } else if (!p->first_guest_frame_real_us) {
             p->first_guest_frame_real_us = at_us;
+            frame_kind(frame, (size_t)n, p->first_guest_frame_kind,
+                       sizeof(p->first_guest_frame_kind));
         }
     }
 }

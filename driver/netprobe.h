@@ -60,6 +60,7 @@ typedef struct {
      * its RARP announce, and anything else (the guest's own); 0 if none */
     gint64 first_announce_real_us;
     gint64 first_guest_frame_real_us;
+    char first_guest_frame_kind[16];   /* what it was: "icmp", "tcp", "arp", ... */
 } NetResult;
 
 typedef struct NetProbe NetProbe;

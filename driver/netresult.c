@@ -160,6 +160,8 @@ void netprobe_finish(NetProbe *p, NetResult *out)
     }
     out->first_announce_real_us = p->first_announce_real_us;
     out->first_guest_frame_real_us = p->first_guest_frame_real_us;
+    g_strlcpy(out->first_guest_frame_kind, p->first_guest_frame_kind,
+              sizeof(out->first_guest_frame_kind));
     if (p->complete_us) {
         out->have_tap_window = tap_window(p->bridge, p->complete_us + G_USEC_PER_SEC,
                                           p->complete_us + 2 * G_USEC_PER_SEC,

@@ -441,6 +441,8 @@ static void add_net(JsonBuilder *b, Report *r)
     json_builder_add_int_value(b, n->tcp_echoes);
     json_builder_set_member_name(b, "tcp_longest_gap_ms");
     json_builder_add_double_value(b, n->tcp_longest_gap_ms);
+    add_string_or_null(b, "first_guest_frame_kind",
+                       n->first_guest_frame_kind[0] ? n->first_guest_frame_kind : NULL);
     add_string_or_null(b, "mac_port_before", netport_name(n->port_before));
     add_string_or_null(b, "mac_port_at_end", netport_name(n->port_at_end));
     json_builder_set_member_name(b, "mac_moved_after_complete_ms");

@@ -112,8 +112,16 @@ static void print_accel_summary(FILE *out, JsonObject *doc)
         return;
     }
     s = g_string_new(NULL);
-    g_string_append_printf(s, "%s switchover; %" G_GINT64_FORMAT " loose syncs; tracking %s",
-                           str(src, "switchover_mode") ? str(src, "switchover_mode") : "?",
+    g_string_append_printf(s, "%s switchover", str(src, "switchover_mode") ?
+                           str(src, "switchover_mode") : "?");
+    if (g_strcmp0(str(src, "switchover_mode"), "bitmap") == 0) {
+        gint64 passes = qmp_get_int(src, "precopy_passes", 0);
+
+        g_string_append_printf(s, " after %" G_GINT64_FORMAT " pass%s (%.0f MiB left dirty)",
+                               passes, passes == 1 ? "" : "es",
+                               qmp_get_int(src, "precopy_pass_left_bytes", 0) / 1048576.0);
+    }
+    g_string_append_printf(s, "; %" G_GINT64_FORMAT " loose syncs; tracking %s",
                            qmp_get_int(src, "trace_loose_syncs", 0),
                            qmp_get_int(src, "wp_granularity_in_force_bytes", 0) == 1 << 30 ? "1G" :
                            qmp_get_int(src, "wp_granularity_in_force_bytes", 0) == 2 << 20 ? "2M" :

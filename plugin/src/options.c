@@ -50,6 +50,16 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
      */
     [MIGACCEL_OPT_FIRST_PASS] = {
         { "all", "populated" }, 1, { 0 } },
+    /*
+     * With switchover=bitmap: the most precopy passes before the switch.
+     * A further pass is made only while the last one left at most half of
+     * what it had to send: each leaves fewer pages for the guest to fault
+     * on after the switch, and a guest that dirties faster than the link
+     * costs one pass at most.  1 switches right after the first pass.
+     */
+    [MIGACCEL_OPT_PRECOPY_MAX_PASSES] = {
+        { 0 }, 0, { 0 }, .number = true, .min = 1, .max = 64,
+        .default_number = 8 },
     [MIGACCEL_OPT_INJECT_FAULT] = {
         { "none", "discard-flip", "discard-truncate", "prediscard-flip", "recv-flip",
           "uring-missing", "slow-loose-sync", "no-pagemap-scan" },
@@ -63,6 +73,7 @@ static const char *const option_names[MIGACCEL_OPT__MAX + 1] = {
     [MIGACCEL_OPT_TRANSPORT] = "transport",
     [MIGACCEL_OPT_PRECOPY_DOWNTIME_MAX_MS] = "precopy-downtime-max-ms",
     [MIGACCEL_OPT_FIRST_PASS] = "first-pass",
+    [MIGACCEL_OPT_PRECOPY_MAX_PASSES] = "precopy-max-passes",
     [MIGACCEL_OPT_INJECT_FAULT] = "x-inject-fault",
     [MIGACCEL_OPT__MAX] = NULL,
 };

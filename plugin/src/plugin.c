@@ -72,6 +72,10 @@ static void apply_option(MigAccelState *s, int opt)
     case MIGACCEL_OPT_FIRST_PASS:
         migaccel_populated_set_mode(&s->populated, value);
         break;
+    case MIGACCEL_OPT_PRECOPY_MAX_PASSES:
+        migaccel_switchover_set_max_passes(
+            &s->switchover, (uint64_t)migaccel_option_number(&s->options, opt));
+        break;
     case MIGACCEL_OPT_INJECT_FAULT:
         migaccel_switchover_set_fault(&s->switchover, value);
         s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0

@@ -15,6 +15,12 @@ void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host)
     sw->host = host;
 }
 
+void migaccel_switchover_set_max_passes(MigAccelSwitchover *sw,
+                                        uint64_t passes)
+{
+    sw->precopy_max_passes = passes;
+}
+
 void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
                                                   uint64_t ms)
 {
@@ -70,6 +76,10 @@ static void reset_migration(MigAccelSwitchover *sw)
 {
     sw->postcopy_requested = false;
     sw->syncs = 0;
+    sw->pass_sync_seen = 0;
+    COUNTER_SET(sw->precopy_passes, 0);
+    COUNTER_SET(sw->precopy_pass_left_bytes, 0);
+    COUNTER_SET(sw->precopy_pass_left_bytes_before, 0);
     COUNTER_SET(sw->precopy_completion_offers, 0);
     COUNTER_SET(sw->precopy_completion_declined, 0);
     COUNTER_SET(sw->precopy_completion_expected_us, 0);
@@ -218,6 +228,12 @@ void migaccel_switchover_foreach(MigAccelSwitchover *sw, const MigAccelStatSink 
     stat_number(sink, "switchover_fallbacks",
                 COUNTER_GET(sw->switchover_fallbacks));
     stat_number(sink, "precopy_downtime_max_ms", sw->precopy_downtime_max_ms);
+    stat_number(sink, "precopy_max_passes", sw->precopy_max_passes);
+    stat_number(sink, "precopy_passes", COUNTER_GET(sw->precopy_passes));
+    stat_number(sink, "precopy_pass_left_bytes",
+                COUNTER_GET(sw->precopy_pass_left_bytes));
+    stat_number(sink, "precopy_pass_left_bytes_before",
+                COUNTER_GET(sw->precopy_pass_left_bytes_before));
     stat_number(sink, "precopy_completion_offers",
                 COUNTER_GET(sw->precopy_completion_offers));
     stat_number(sink, "precopy_completion_declined",
@@ -395,13 +411,33 @@ int64_t migaccel_switchover_bitmap_decode(MigAccelSwitchover *sw,
 bool migaccel_switchover_want_postcopy(MigAccelSwitchover *sw,
                                        uint64_t pending_bytes)
 {
-    (void)pending_bytes;
+    uint64_t passes, before;
+
     /*
-     * The vMotion flow: one full pass, then stop, send what is still
-     * dirty as a bitmap and let the destination pull it.  QEMU itself
-     * still completes by precopy when what is left fits its downtime.
+     * The vMotion flow: precopy passes while each leaves at most half of
+     * what it had to send (at most precopy-max-passes), then stop, send
+     * what is still dirty as a bitmap and let the destination pull it.  A
+     * guest that dirties faster than the link pays one pass at most, and
+     * a calmer one leaves little or nothing for postcopy.  QEMU still
+     * completes by precopy when what is left fits its downtime limit and
+     * precopy-downtime-max-ms.
      */
-    if (!sw->bitmap_in_force || sw->postcopy_requested || sw->syncs < 2) {
+    if (!sw->bitmap_in_force || sw->postcopy_requested ||
+        sw->syncs == sw->pass_sync_seen) {
+        return false;       /* not in force, done, or in the middle of a pass */
+    }
+    /* The first call after a sync: what is pending is what the pass left */
+    sw->pass_sync_seen = sw->syncs;
+    before = COUNTER_GET(sw->precopy_pass_left_bytes);
+    COUNTER_SET(sw->precopy_pass_left_bytes_before, before);
+    COUNTER_SET(sw->precopy_pass_left_bytes, pending_bytes);
+    if (sw->syncs < 2) {
+        return false;       /* the first pass starts: what it has to send */
+    }
+    passes = sw->syncs - 1;
+    COUNTER_SET(sw->precopy_passes, passes);
+    if (passes < sw->precopy_max_passes && before &&
+        pending_bytes <= before / 2) {
         return false;
     }
     sw->postcopy_requested = true;

@@ -57,6 +57,17 @@ typedef struct MigAccelSwitchover {
     uint64_t syncs;                 /* dirty bitmap syncs this migration */
     /* precopy-downtime-max-ms: longest precopy completion allowed */
     uint64_t precopy_downtime_max_ms;
+    /* precopy-max-passes: most precopy passes before the switch */
+    uint64_t precopy_max_passes;
+    uint64_t pass_sync_seen;        /* the sync want_postcopy() last saw */
+
+    /*
+     * Passes done before the switch; what the last one left dirty, and
+     * what it had to send (the first pass: what was dirty at its start)
+     */
+    _Atomic uint64_t precopy_passes;
+    _Atomic uint64_t precopy_pass_left_bytes;
+    _Atomic uint64_t precopy_pass_left_bytes_before;
 
     /* QEMU offered to complete by precopy; how often we declined */
     _Atomic uint64_t precopy_completion_offers;
@@ -79,6 +90,10 @@ void migaccel_switchover_init(MigAccelSwitchover *sw, const MigAccelHost *host);
 /* precopy-downtime-max-ms, already checked */
 void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
                                                   uint64_t ms);
+
+/* precopy-max-passes, already checked */
+void migaccel_switchover_set_max_passes(MigAccelSwitchover *sw,
+                                        uint64_t passes);
 
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value,

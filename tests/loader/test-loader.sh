@@ -51,7 +51,7 @@ start_must_fail "invalid number option" \
     "migration-accel,id=ma0,plugin=$PLUGIN,args=precopy-downtime-max-ms=20ms"
 # Options pass through QEMU unread: the plugin names the ones it has
 start_must_fail "unknown plugin option" \
-    "unknown option 'no-such-option' (options: trace-install, wp-granularity, switchover, transport, precopy-downtime-max-ms, first-pass, x-inject-fault)" \
+    "unknown option 'no-such-option' (options: trace-install, wp-granularity, switchover, transport, precopy-downtime-max-ms, first-pass, precopy-max-passes, x-inject-fault)" \
     "migration-accel,id=ma0,plugin=$PLUGIN,args=no-such-option=1"
 # Two options on the command line: args repeated, applied in order
 start_must_fail "second option checked too" "invalid value 'bogus' for wp-granularity" \

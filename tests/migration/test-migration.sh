@@ -43,9 +43,12 @@ if [ "$wp" != default ]; then
 fi
 # trace-install=stock runs are the stock behaviours' coverage: every
 # option that has one at its stock value (the switchover: where the
-# scenario does not need the bitmap, it is precopy without postcopy-ram)
+# scenario does not need the bitmap, it is precopy without postcopy-ram;
+# with it, the switch right after the first pass, as virsh migrate
+# --postcopy-after-precopy does)
 if [ "$trace_mode" = stock ]; then
-    common+=(--accel-prop transport=socket --accel-prop first-pass=all)
+    common+=(--accel-prop transport=socket --accel-prop first-pass=all
+             --accel-prop precopy-max-passes=1)
 fi
 kernel_guest=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
               --accel tcg --smp 2 --mem 2G)
@@ -188,6 +191,16 @@ postcopy-stock-peer)
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     args=("${kernel_guest[@]}" --append "$busy_append" --postcopy-after 1.0
           --max-bandwidth 100M --dst-no-plugin --accel-prop switchover=precopy)
+    ;;
+calm)
+    # A guest that dirties its 256 MiB far slower than the link (two
+    # threads at 10 MiB/s each, 200 MB/s): with the plugin's defaults the
+    # first pass leaves well under half of what it sent, so further passes
+    # follow while each halves what is left (precopy-max-passes), and
+    # little or nothing is left for postcopy.
+    require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    args=("${kernel_guest[@]}" --append "$busy_append mig.mbps=10" --capability postcopy-ram=on
+          --max-bandwidth 200M)
     ;;
 bitmap-switchover)
     # The vMotion flow: the plugin switches to postcopy after the first
@@ -502,7 +515,7 @@ if report["migration"]["postcopy_started_at_s"] is not None:
     bitmap_scenarios = ("bitmap-switchover", "bitmap-switchover-uring", "uring-missing",
                         "postcopy-recover", "recv-corrupt", "discard-corrupt",
                         "discard-truncate", "prediscard-corrupt", "precopy-held", "defaults",
-                        "sparse", "sparse-dst-runs", "hugetlbfs")
+                        "sparse", "sparse-dst-runs", "hugetlbfs", "calm")
     want_mode = "bitmap" if scenario in bitmap_scenarios else "postcopy"
     if s["switchover_mode"] != want_mode:
         errors.append(f"switchover_mode {s['switchover_mode']}, expected {want_mode}")
@@ -581,6 +594,13 @@ if scenario in ("sparse", "sparse-dst-runs"):
         errors.append(f"16 GiB guest that touched little: only {skipped} of {pages} pages left out")
     rss = report["rss_after_migration"]["dst_bytes"]
     facts += f" dst_rss_mib={rss >> 20 if rss else None}"
+# passes before the switch: a further one only while the last halved what
+# was left (precopy-max-passes)
+facts += (f" precopy_passes={s['precopy_passes']} left={s['precopy_pass_left_bytes'] >> 20}MiB"
+          f" of={s['precopy_pass_left_bytes_before'] >> 20}MiB")
+if scenario == "calm" and s["precopy_passes"] < 2:
+    errors.append(f"a guest dirtying 20 MiB/s over a 200 MB/s link, yet {s['precopy_passes']} "
+                  "precopy pass(es) before the switch")
 if scenario in ("precopy-held", "precopy-allowed"):
     offers, declined = s["precopy_completion_offers"], s["precopy_completion_declined"]
     facts += (f" precopy_completion_offers={offers} declined={declined}"

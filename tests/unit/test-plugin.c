@@ -51,7 +51,8 @@ static void test_options_defaults(void)
 /* The option names in the order QEMU shows them (qom-get, its errors) */
 static const char *const expected_option_names[] = {
     "trace-install", "wp-granularity", "switchover", "transport",
-    "precopy-downtime-max-ms", "first-pass", "x-inject-fault",
+    "precopy-downtime-max-ms", "first-pass", "precopy-max-passes",
+    "x-inject-fault",
 };
 
 /*
@@ -126,7 +127,8 @@ static void test_options_errors(void)
                     -EINVAL);
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
-                    "precopy-downtime-max-ms, first-pass, x-inject-fault)");
+                    "precopy-downtime-max-ms, first-pass, precopy-max-passes, "
+                    "x-inject-fault)");
     free(msg);
     msg = NULL;
 
@@ -855,7 +857,8 @@ static void test_abi_unknown_option(void)
                     ==, -EINVAL);
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
-                    "precopy-downtime-max-ms, first-pass, x-inject-fault)");
+                    "precopy-downtime-max-ms, first-pass, precopy-max-passes, "
+                    "x-inject-fault)");
     free(msg);
     msg = NULL;
     /* a near miss is no match */
@@ -1085,6 +1088,71 @@ static void test_switchover_bitmap(void)
     g_assert_cmpuint(stat_now(&plugin, "precopy_completion_declined"), ==, 0);
     sync_end(&plugin, 2);
     g_assert_true(sw->want_postcopy(plugin.opaque, 1 << 30));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 1);
+
+    /*
+     * The default precopy-max-passes=8: a further pass only while the last
+     * one left at most half of what it had to send (the first pass: what
+     * was pending when it began).
+     */
+    g_assert_cmpuint(stat_now(&plugin, "precopy_max_passes"), ==, 8);
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 0);
+    sync_end(&plugin, 1);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 4ull << 30));
+    g_assert_false(sw->want_postcopy(plugin.opaque, 3ull << 30));
+    sync_end(&plugin, 2);
+    /* 1 GiB left of 4: a second pass; its other calls are that pass */
+    g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
+    g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 29));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 1);
+    sync_end(&plugin, 3);
+    /* 600 MiB left of 1 GiB: not halved, switch */
+    g_assert_true(sw->want_postcopy(plugin.opaque, 600 << 20));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 2);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_pass_left_bytes"), ==,
+                     600 << 20);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_pass_left_bytes_before"), ==,
+                     1 << 30);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 600 << 20));
+
+    /* a first pass that left more than half: no second pass at all */
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    sync_end(&plugin, 1);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 2ull << 30));
+    sync_end(&plugin, 2);
+    g_assert_true(sw->want_postcopy(plugin.opaque, (1ull << 30) + 4096));
+
+    /* precopy-max-passes=3: halving every time, the third pass is the last */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-max-passes",
+                                      "0", &msg), ==, -EINVAL);
+    g_assert_nonnull(strstr(msg, "from 1 to 64"));
+    free(msg);
+    msg = NULL;
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-max-passes",
+                                      "3", &msg), ==, 0);
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    sync_end(&plugin, 1);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 4ull << 30));
+    sync_end(&plugin, 2);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
+    sync_end(&plugin, 3);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 512 << 20));
+    sync_end(&plugin, 4);
+    g_assert_true(sw->want_postcopy(plugin.opaque, 100 << 20));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 3);
+    g_assert_cmpuint(stat_now(&plugin, "precopy_max_passes"), ==, 3);
+
+    /* precopy-max-passes=1: right after the first pass, however it went */
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-max-passes",
+                                      "1", &msg), ==, 0);
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    sync_end(&plugin, 1);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 4ull << 30));
+    sync_end(&plugin, 2);
+    g_assert_true(sw->want_postcopy(plugin.opaque, 4096));
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-max-passes",
+                                      "8", &msg), ==, 0);
 
     /* the discard goes compressed: encode, decode, counters */
     const uint64_t nbits = 100000;
