@@ -30,8 +30,14 @@ import subprocess
 import sys
 import time
 
-from qemu_pair import Vm, argument_parser, free_port, run_driver
+from qemu_pair import ACCEL_ARGS, Vm, argument_parser, free_port, run_driver
 from wire_proxy import KINDS, OPS, Proxy, Target, random_target
+
+# Every trial needs the switch and a postcopy phase to damage: never a
+# precopy completion (the first pass, leaving out what the guest never
+# touched, can take 0.1 s and leave almost nothing dirty), and the switch
+# right after the first pass, whatever that pass left
+ACCEL_ARGS.extend(["precopy-downtime-max-ms=0", "precopy-max-passes=1"])
 
 # what an error line must mention to name the damaged message
 NAMES = {
@@ -167,8 +173,11 @@ def trial_recovery(opts, k, src, kind, target, rec):
                               "--migrate-timeout", str(opts.hang_s),
                               "--scenario", "postcopy-pause", "--after", "0.3",
                               "--param", "max-postcopy-bandwidth=20971520",
-                              # postcopy must start: no precopy completion
-                              "--downtime-limit", "1",
+                              # postcopy must start: no precopy completion,
+                              # and a first pass long enough for the guest to
+                              # dirty pages (uncapped, it can end in 0.1 s
+                              # with nothing dirty, and complete by precopy)
+                              "--downtime-limit", "1", "--max-bandwidth", "100M",
                               "--dst-recover-uri", f"tcp:127.0.0.1:{recover_port}",
                               "--src-recover-uri", f"tcp:127.0.0.1:{proxy.port}"])
     rec["seconds"] = round(time.monotonic() - t0, 1)
