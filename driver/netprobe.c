@@ -132,11 +132,6 @@ static void connect_tcp(NetProbe *p)
     g_mutex_unlock(&p->lock);
 }
 
-/*
- * Frames the destination's QEMU writes into its tap: the kernel sees them
- * as received on the tap.  The first RARP from the guest's MAC is QEMU's
- * announce; the first other frame is the guest speaking for itself.
- */
 /* What an Ethernet frame carries, to say what the guest sent first */
 static void frame_kind(const guint8 *frame, size_t len, char *out, size_t size)
 {
@@ -156,6 +151,11 @@ static void frame_kind(const guint8 *frame, size_t len, char *out, size_t size)
     }
 }
 
+/*
+ * Frames the destination's QEMU writes into its tap: the kernel sees them
+ * as received on the tap.  The first RARP from the guest's MAC is QEMU's
+ * announce; the first other frame is the guest speaking for itself.
+ */
 static void receive_tap(NetProbe *p)
 {
     for (;;) {
