@@ -69,7 +69,7 @@
  * value.  A plugin built for version N works with any QEMU that speaks N
  * or later down to MIGACCEL_API_MIN_VERSION.
  */
-#define MIGACCEL_API_VERSION 8
+#define MIGACCEL_API_VERSION 9
 
 /**
  * MIGACCEL_API_MIN_VERSION: the oldest plugin interface QEMU still loads
@@ -453,12 +453,23 @@ typedef struct MigAccelCodecOps {
  *   measured @bytes_per_ms, while postcopy could still start instead;
  *   false keeps precopy iterating until want_postcopy switches over.
  *   Migration thread, no BQL.
+ * @postcopy_queue_bytes: (version 9) called when postcopy starts on a TCP
+ *   main channel (and again on the new one after a recovery): the most
+ *   bytes that channel may hold queued from then on, or 0 to leave the
+ *   kernel's buffer autotuning alone.  A page the destination requests
+ *   goes out behind whatever is queued there (unless postcopy-preempt
+ *   gives it a channel of its own), so this bounds its wait.  The source
+ *   keeps at most that much unsent (TCP_NOTSENT_LOWAT), the destination
+ *   advertises at most that much (TCP_WINDOW_CLAMP).  Source: migration
+ *   thread; destination: the thread loading the stream; the BQL may or
+ *   may not be held.
  */
 typedef struct MigAccelSwitchoverOps {
     uint32_t struct_size;
     bool (*want_postcopy)(void *opaque, uint64_t pending_bytes);
     bool (*precopy_may_complete)(void *opaque, uint64_t pending_bytes,
                                  uint64_t bytes_per_ms);
+    uint64_t (*postcopy_queue_bytes)(void *opaque);
 } MigAccelSwitchoverOps;
 
 /**

@@ -76,6 +76,10 @@ static void apply_option(MigAccelState *s, int opt)
         migaccel_switchover_set_max_passes(
             &s->switchover, (uint64_t)migaccel_option_number(&s->options, opt));
         break;
+    case MIGACCEL_OPT_POSTCOPY_QUEUE_KB:
+        migaccel_switchover_set_queue_kb(
+            &s->switchover, (uint64_t)migaccel_option_number(&s->options, opt));
+        break;
     case MIGACCEL_OPT_INJECT_FAULT:
         migaccel_switchover_set_fault(&s->switchover, value);
         s->stream.pretend_missing = strcmp(value, "uring-missing") ? 0
@@ -229,6 +233,13 @@ static bool plugin_precopy_may_complete(void *opaque, uint64_t pending_bytes,
                                                     bytes_per_ms);
 }
 
+static uint64_t plugin_postcopy_queue_bytes(void *opaque)
+{
+    MigAccelState *s = opaque;
+
+    return migaccel_switchover_postcopy_queue_bytes(&s->switchover);
+}
+
 static const MigAccelCodecOps plugin_codec = {
     .struct_size = sizeof(MigAccelCodecOps),
     .features = plugin_codec_features,
@@ -241,6 +252,7 @@ static const MigAccelSwitchoverOps plugin_switchover = {
     .struct_size = sizeof(MigAccelSwitchoverOps),
     .want_postcopy = plugin_want_postcopy,
     .precopy_may_complete = plugin_precopy_may_complete,
+    .postcopy_queue_bytes = plugin_postcopy_queue_bytes,
 };
 
 static int64_t plugin_ram_populated(void *opaque, MigAccelPopulatedUse use,

@@ -21,6 +21,23 @@ void migaccel_switchover_set_max_passes(MigAccelSwitchover *sw,
     sw->precopy_max_passes = passes;
 }
 
+void migaccel_switchover_set_queue_kb(MigAccelSwitchover *sw, uint64_t kb)
+{
+    sw->postcopy_queue_kb = kb;
+}
+
+uint64_t migaccel_switchover_postcopy_queue_bytes(MigAccelSwitchover *sw)
+{
+    uint64_t bytes = sw->postcopy_queue_kb * 1024;
+
+    if (bytes) {
+        COUNTER_ADD(sw->postcopy_queue_bounds, 1);
+        atomic_store_explicit(&sw->postcopy_queue_bytes, bytes,
+                              memory_order_relaxed);
+    }
+    return bytes;
+}
+
 void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
                                                   uint64_t ms)
 {
@@ -83,6 +100,8 @@ static void reset_migration(MigAccelSwitchover *sw)
     COUNTER_SET(sw->precopy_completion_offers, 0);
     COUNTER_SET(sw->precopy_completion_declined, 0);
     COUNTER_SET(sw->precopy_completion_expected_us, 0);
+    COUNTER_SET(sw->postcopy_queue_bounds, 0);
+    COUNTER_SET(sw->postcopy_queue_bytes, 0);
     COUNTER_SET(sw->switchover_mode, MIGACCEL_SWITCHOVER_PRECOPY);
     COUNTER_SET(sw->discard_format, MIGACCEL_FORMAT_NONE);
     COUNTER_SET(sw->discard_pages, 0);
@@ -230,6 +249,11 @@ void migaccel_switchover_foreach(MigAccelSwitchover *sw, const MigAccelStatSink 
     stat_number(sink, "precopy_downtime_max_ms", sw->precopy_downtime_max_ms);
     stat_number(sink, "precopy_max_passes", sw->precopy_max_passes);
     stat_number(sink, "precopy_passes", COUNTER_GET(sw->precopy_passes));
+    stat_number(sink, "postcopy_queue_kb", sw->postcopy_queue_kb);
+    stat_number(sink, "postcopy_queue_bounds",
+                COUNTER_GET(sw->postcopy_queue_bounds));
+    stat_number(sink, "postcopy_queue_bytes",
+                COUNTER_GET(sw->postcopy_queue_bytes));
     stat_number(sink, "precopy_pass_left_bytes",
                 COUNTER_GET(sw->precopy_pass_left_bytes));
     stat_number(sink, "precopy_pass_left_bytes_before",

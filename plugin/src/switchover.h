@@ -60,6 +60,11 @@ typedef struct MigAccelSwitchover {
     /* precopy-max-passes: most precopy passes before the switch */
     uint64_t precopy_max_passes;
     uint64_t pass_sync_seen;        /* the sync want_postcopy() last saw */
+    /* postcopy-queue-kb: bound on the main channel's postcopy queue */
+    uint64_t postcopy_queue_kb;
+    /* How often QEMU bounded a postcopy channel's queue, and to what */
+    _Atomic uint64_t postcopy_queue_bounds;
+    _Atomic uint64_t postcopy_queue_bytes;
 
     /*
      * Passes done before the switch; what the last one left dirty, and
@@ -94,6 +99,12 @@ void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
 /* precopy-max-passes, already checked */
 void migaccel_switchover_set_max_passes(MigAccelSwitchover *sw,
                                         uint64_t passes);
+
+/* postcopy-queue-kb, already checked */
+void migaccel_switchover_set_queue_kb(MigAccelSwitchover *sw, uint64_t kb);
+
+/* QEMU starts postcopy on a TCP channel: the bytes it may queue, 0: any */
+uint64_t migaccel_switchover_postcopy_queue_bytes(MigAccelSwitchover *sw);
 
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value,

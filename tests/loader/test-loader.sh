@@ -32,7 +32,7 @@ start_must_fail "nonexistent plugin path" "cannot load plugin '/nonexistent/libx
     "migration-accel,id=ma0,plugin=/nonexistent/libx.so"
 start_must_fail "file that is not a shared object" "cannot load plugin '$MIGACCEL_SRC/meson.build'" \
     "migration-accel,id=ma0,plugin=$MIGACCEL_SRC/meson.build"
-start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 6 to 8" \
+start_must_fail "wrong API version" "uses API version 999, this QEMU supports versions 6 to 9" \
     "migration-accel,id=ma0,plugin=$bad/libbad-version.so"
 start_must_fail "missing install symbol" "does not export migaccel_plugin_install" \
     "migration-accel,id=ma0,plugin=$bad/libno-install.so"
@@ -42,7 +42,7 @@ start_must_fail "install refuses" "failed to install: test plugin refuses to ins
     "migration-accel,id=ma0,plugin=$bad/libinstall-fails.so"
 start_must_fail "missing plugin property" "Parameter 'plugin' is missing" \
     "migration-accel,id=ma0"
-start_must_fail "unreleased API version 5" "uses API version 5, this QEMU supports versions 6 to 8" \
+start_must_fail "unreleased API version 5" "uses API version 5, this QEMU supports versions 6 to 9" \
     "migration-accel,id=ma0,plugin=$bad/libapi-v5.so"
 start_must_fail "invalid option value" "invalid value 'bogus' for trace-install (accepted: stock, loose)" \
     "migration-accel,id=ma0,plugin=$PLUGIN,args=trace-install=bogus"
@@ -51,7 +51,7 @@ start_must_fail "invalid number option" \
     "migration-accel,id=ma0,plugin=$PLUGIN,args=precopy-downtime-max-ms=20ms"
 # Options pass through QEMU unread: the plugin names the ones it has
 start_must_fail "unknown plugin option" \
-    "unknown option 'no-such-option' (options: trace-install, wp-granularity, switchover, transport, precopy-downtime-max-ms, first-pass, precopy-max-passes, x-inject-fault)" \
+    "unknown option 'no-such-option' (options: trace-install, wp-granularity, switchover, transport, precopy-downtime-max-ms, first-pass, precopy-max-passes, postcopy-queue-kb, x-inject-fault)" \
     "migration-accel,id=ma0,plugin=$PLUGIN,args=no-such-option=1"
 # Two options on the command line: args repeated, applied in order
 start_must_fail "second option checked too" "invalid value 'bogus' for wp-granularity" \
@@ -101,7 +101,7 @@ check_reply 5 "qom-get args: another default value" '"switchover=bitmap"'
 check_reply 5 "qom-get args: the first-pass default" '"first-pass=populated"'
 check_reply 5 "qom-get args: the value set at object-add" '"transport=socket"'
 check_reply 6 "qom-set args changes one option" '{"return": {}}'
-check_reply 7 "stats property carries the API version" '"api_version": 8'
+check_reply 7 "stats property carries the API version" '"api_version": 9'
 check_reply 7 "stats give enums as names" '"switchover_mode": "precopy"'
 check_reply 8 "qom-set of an invalid value is refused" "invalid value 'pigeon' for transport (accepted: socket, io_uring)"
 check_reply 9 "qom-set of an entry without a value is refused" "'switchover' in args is not NAME=VALUE"
@@ -111,6 +111,6 @@ check_reply 11 "a second accelerator is refused" "already loaded"
 check_reply 12 "object-del of an idle accelerator" '{"return": {}}'
 check_reply 13 "loading again after object-del" '{"return": {}}'
 check_reply 14 "object-del again" '{"return": {}}'
-check_reply 15 "a plugin built for the unreleased API version 5 is refused" "uses API version 5, this QEMU supports versions 6 to 8"
+check_reply 15 "a plugin built for the unreleased API version 5 is refused" "uses API version 5, this QEMU supports versions 6 to 9"
 check_reply 16 "QEMU still usable at the end" '"status": "prelaunch"'
 finish

@@ -598,6 +598,14 @@ if scenario in ("sparse", "sparse-dst-runs"):
 # was left (precopy-max-passes)
 facts += (f" precopy_passes={s['precopy_passes']} left={s['precopy_pass_left_bytes'] >> 20}MiB"
           f" of={s['precopy_pass_left_bytes_before'] >> 20}MiB")
+# postcopy-queue-kb: once postcopy ran on the TCP main channel, both sides
+# bounded its queue (and after a recovery, again on the new channel)
+if s["postcopy_queue_kb"] and report["migration"]["postcopy_started_at_s"] is not None:
+    facts += f" postcopy_queue_bounds={s['postcopy_queue_bounds']}/{dst.get('postcopy_queue_bounds')}"
+    if s["postcopy_queue_bounds"] < 1:
+        errors.append("postcopy ran on a TCP channel, but the source did not bound its queue")
+    if "postcopy_queue_bounds" in dst and dst["postcopy_queue_bounds"] < 1:
+        errors.append("postcopy ran on a TCP channel, but the destination did not bound its queue")
 if scenario == "calm" and s["precopy_passes"] < 2:
     errors.append(f"a guest dirtying 20 MiB/s over a 200 MB/s link, yet {s['precopy_passes']} "
                   "precopy pass(es) before the switch")

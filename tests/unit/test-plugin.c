@@ -52,7 +52,7 @@ static void test_options_defaults(void)
 static const char *const expected_option_names[] = {
     "trace-install", "wp-granularity", "switchover", "transport",
     "precopy-downtime-max-ms", "first-pass", "precopy-max-passes",
-    "x-inject-fault",
+    "postcopy-queue-kb", "x-inject-fault",
 };
 
 /*
@@ -128,7 +128,7 @@ static void test_options_errors(void)
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
                     "precopy-downtime-max-ms, first-pass, precopy-max-passes, "
-                    "x-inject-fault)");
+                    "postcopy-queue-kb, x-inject-fault)");
     free(msg);
     msg = NULL;
 
@@ -858,7 +858,7 @@ static void test_abi_unknown_option(void)
     g_assert_cmpstr(msg, ==, "unknown option 'colour' (options: "
                     "trace-install, wp-granularity, switchover, transport, "
                     "precopy-downtime-max-ms, first-pass, precopy-max-passes, "
-                    "x-inject-fault)");
+                    "postcopy-queue-kb, x-inject-fault)");
     free(msg);
     msg = NULL;
     /* a near miss is no match */
@@ -1153,6 +1153,32 @@ static void test_switchover_bitmap(void)
     g_assert_true(sw->want_postcopy(plugin.opaque, 4096));
     g_assert_cmpint(plugin.set_option(plugin.opaque, "precopy-max-passes",
                                       "8", &msg), ==, 0);
+
+    /*
+     * postcopy-queue-kb: what QEMU may let queue on a postcopy channel,
+     * 256 KiB by default, 0 leaving the kernel's autotuning; each bound
+     * QEMU asks for is counted
+     */
+    g_assert_nonnull(sw->postcopy_queue_bytes);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque), ==, 256 * 1024);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 1);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bytes"), ==, 256 * 1024);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
+                                      "0", &msg), ==, 0);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque), ==, 0);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 1);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
+                                      "1048577", &msg), ==, -EINVAL);
+    g_assert_cmpstr(msg, ==, "invalid value '1048577' for postcopy-queue-kb "
+                    "(accepted: a whole number from 0 to 1048576)");
+    free(msg);
+    msg = NULL;
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
+                                      "64", &msg), ==, 0);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque), ==, 64 * 1024);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 2);
+    g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
+                                      "256", &msg), ==, 0);
 
     /* the discard goes compressed: encode, decode, counters */
     const uint64_t nbits = 100000;
