@@ -91,6 +91,29 @@ print("\nok = driver checks passed (the guest's pattern check on the destination
       " guest tx = the guest's first frame from the destination; faults<100 = page faults"
       " in the first 100 ms after the destination ran; fault ms = their median service"
       " time over the whole postcopy; postcopy s = from the stop to the last page in.")
+def cpu(r, side, vcpus):
+    """--trace-cpu: (ran, waited) ms summed over the side's vCPU threads
+    (vcpus True), its other threads (False) or all of them (None)"""
+    c = r.get("cpu_after_run")
+    if not c:
+        return None, None
+    ts = [t for t in c["threads"] if t["side"] == side and
+          (vcpus is None or t["name"].startswith("CPU ") == vcpus)]
+    return sum(t["ran_ms"] for t in ts), sum(t["waited_ms"] for t in ts)
+
+
+if any(r.get("cpu_after_run") for row in rows for r in row["done"]):
+    print("\nhost CPU in the first 100 ms after the destination ran (--trace-cpu; ms, medians):")
+    print(f"{'hot':>5} {'arm':15} {'dst vCPUs ran':>13} {'waited':>7} {'dst others ran':>14}"
+          f" {'src ran':>8}")
+    for row in rows:
+        d = [r for r in row["done"] if r.get("cpu_after_run")]
+        fmt = lambda v: "-" if v is None else f"{v:.0f}"
+        print(f"{row['hot']:>5} {row['arm']:15}"
+              f" {fmt(median([cpu(r, 'dst', True)[0] for r in d])):>13}"
+              f" {fmt(median([cpu(r, 'dst', True)[1] for r in d])):>7}"
+              f" {fmt(median([cpu(r, 'dst', False)[0] for r in d])):>14}"
+              f" {fmt(median([cpu(r, 'src', None)[0] for r in d])):>8}")
 if rows:
     print("\ngoals (issue 17): ping gap median <= 30 ms, pings lost <= 2, TCP stall <= 100 ms,"
           f" total <= 1.0 x {ref} where {ref} converged")

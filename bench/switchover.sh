@@ -27,6 +27,8 @@
 #   bench/switchover.sh [--series 7.2|10.0] [--runs N] [--hot "64 256 ..."]
 #                       [--arms A,B,...] [--mem SIZE] [--guest-args "mig.mbps=R ..."]
 #                       [--out DIR] [-- DRIVER_ARGS]
+# DRIVER_ARGS go to every run, e.g. -- --trace-cpu (where the host's CPU
+# went in the first 100 ms after the destination ran: its own table).
 # Defaults: 10.0, 5 runs, hot sets 64 256 1024 2048 MiB, arms
 # stock,stock-preempt,bitmap,bitmap-preempt, 4G. As root; needs
 # scripts/build.sh --series V --stock. Results: DIR/ARM-HOT-RUN.{json,log}

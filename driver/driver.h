@@ -67,6 +67,7 @@ typedef struct {
     NetProbe *net;           /* --net-client-netns, from guest ready to the end */
     char *dst_trace_path;    /* --trace-faults: the latest destination's trace */
     char *src_trace_path;    /* --trace-syncs: the source's trace */
+    SchedTrace *sched;       /* --trace-cpu: the latest attempt's sampler */
     gboolean src_plugin_unloaded; /* --unload-before-retry did its object-del */
 } Driver;
 
@@ -152,6 +153,7 @@ gboolean post_run(Driver *d, GError **error);
 void finish_net(Driver *d);
 void read_sync_trace(Driver *d);
 void read_fault_trace(Driver *d);
+void read_cpu_trace(Driver *d);
 int exit_code(Driver *d, GError *error);
 
 /* ---- main.c */

@@ -236,6 +236,21 @@ void read_fault_trace(Driver *d)
     }
 }
 
+/* The destination's first FAULT_WINDOW_MS after its vCPUs ran */
+void read_cpu_trace(Driver *d)
+{
+    gint64 ran_us = 0;
+
+    if (!d->sched) {
+        return;
+    }
+    if (timeline_mark_real_us(d->report->timeline, "dst", "RESUME", &ran_us)) {
+        schedtrace_window(d->sched, ran_us, ran_us + FAULT_WINDOW_MS * 1000,
+                          &d->report->cpu_after_run);
+    }
+    g_clear_pointer(&d->sched, schedtrace_free);
+}
+
 int exit_code(Driver *d, GError *error)
 {
     if (drv_interrupted() ||

@@ -190,6 +190,7 @@ int main(int argc, char **argv)
     finish_net(&d);
     cleanup(&d);
     read_fault_trace(&d);
+    read_cpu_trace(&d);
     read_sync_trace(&d);
     report_add_timing(d.report, "total", (drv_now_us() - t0) / 1e6);
     rc = exit_code(&d, error);

@@ -70,6 +70,11 @@ gboolean run_migration(Driver *d, MigAttempt *a, const ScenarioSpec *spec, GErro
     g_autoptr(ThreadCpuSnapshot) cpu1 = NULL;
 
     threadcpu_window_clear(&d->report->vcpu_migration);
+    if (cfg->trace_cpu) {
+        g_clear_pointer(&d->sched, schedtrace_free);
+        d->sched = schedtrace_start(vm_owned(d->src) ? d->src->pid : 0,
+                                    vm_owned(d->dst) ? d->dst->pid : 0);
+    }
     d->src_mig_start = guestlog_size(d->src->serial_path);
     cpu0 = src_vcpu_snapshot(d);
     uri = cfg->src_uri ? cfg->src_uri : d->incoming_uri;

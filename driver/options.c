@@ -139,6 +139,10 @@ gboolean config_parse(Config *cfg, int *argc, char ***argv, GError **error)
           "postcopy_page_req_add/_del, host-clock stamps): the report gives the page faults "
           "the guest waited on, their count and latency, in the first 100 ms after it ran "
           "and in all", NULL },
+        { "trace-cpu", 0, 0, G_OPTION_ARG_NONE, &cfg->trace_cpu,
+          "Sample every thread of both QEMUs every 5 ms (/proc schedstat): the report gives "
+          "what the destination's vCPUs ran and how long they waited for a CPU in the first "
+          "100 ms after they ran, and what the other threads ran", NULL },
         { "trace-syncs", 0, 0, G_OPTION_ARG_NONE, &cfg->trace_syncs,
           "Have the source trace its dirty-bitmap syncs (QEMU trace events "
           "migration_bitmap_sync_start/_end): the report gives their count and time, "

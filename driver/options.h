@@ -81,6 +81,7 @@ typedef struct {
     /* checks and output */
     gboolean trace_faults;   /* the destination traces its postcopy page requests */
     gboolean trace_syncs;    /* the source traces its dirty-bitmap syncs */
+    gboolean trace_cpu;      /* sample both QEMUs' threads' run and wait times */
     gboolean verify;
     gboolean dst_runs;       /* no -S: the destination runs from the switch */
     gboolean show_stats;     /* the accelerators' counters in the text report */

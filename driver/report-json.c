@@ -506,6 +506,7 @@ JsonNode *report_to_json(Report *r)
     add_net(b, r);
     timeline_add_json(r->timeline, b);
     faults_add_json(&r->faults, b);
+    schedwindow_add_json(&r->cpu_after_run, b);
     syncs_add_json(&r->syncs, b);
     add_verify(b, r);
     json_builder_set_member_name(b, "timings_s");

@@ -312,6 +312,45 @@ static void print_timeline(FILE *out, JsonObject *doc)
     }
 }
 
+/* Sums of "cpu_after_run" threads of @side: vCPUs (@vcpus 1), the others (0), all (-1) */
+static void sum_cpu(JsonArray *threads, const char *side, int vcpus, guint *n,
+                    double *ran, double *waited)
+{
+    *n = 0;
+    *ran = *waited = 0;
+    for (guint i = 0; threads && i < json_array_get_length(threads); i++) {
+        JsonObject *t = json_array_get_object_element(threads, i);
+
+        if (strcmp(qmp_get_string(t, "side", ""), side) ||
+            (vcpus >= 0 &&
+             g_str_has_prefix(qmp_get_string(t, "name", ""), THREADCPU_VCPU_PREFIX) != vcpus)) {
+            continue;
+        }
+        (*n)++;
+        *ran += qmp_get_double(t, "ran_ms", 0);
+        *waited += qmp_get_double(t, "waited_ms", 0);
+    }
+}
+
+/* --trace-cpu: did the guest get the CPU it needed right after the switch? */
+static void print_cpu_after_run(FILE *out, JsonObject *doc)
+{
+    JsonObject *c = obj(doc, "cpu_after_run");
+    JsonArray *threads = c ? arr(c, "threads") : NULL;
+    double vr, vw, dr, dw, sr, sw;
+    guint vn, dn, sn;
+
+    if (!c) {
+        return;
+    }
+    sum_cpu(threads, "dst", 1, &vn, &vr, &vw);
+    sum_cpu(threads, "dst", 0, &dn, &dr, &dw);
+    sum_cpu(threads, "src", -1, &sn, &sr, &sw);
+    fprintf(out, "host CPU in the %.0f ms after the destination ran: its %u vCPU%s ran %.0f ms "
+            "and waited %.0f ms for a CPU; its other threads ran %.0f ms, the source's %.0f ms\n",
+            qmp_get_double(c, "window_ms", 0), vn, vn == 1 ? "" : "s", vr, vw, dr, sr);
+}
+
 static void print_traces(FILE *out, JsonObject *doc)
 {
     JsonObject *f = obj(doc, "faults");
@@ -329,6 +368,7 @@ static void print_traces(FILE *out, JsonObject *doc)
                 qmp_get_int(f, "resolved", 0) < qmp_get_int(f, "requests", 0)
                 ? ", some never resolved" : "");
     }
+    print_cpu_after_run(out, doc);
     if (s) {
         fprintf(out, "syncs (source trace): %" G_GINT64_FORMAT ", %.1f ms in all, median %.2f ms, "
                 "max %.2f ms\n", qmp_get_int(s, "count", 0), qmp_get_double(s, "total_ms", 0),

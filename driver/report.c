@@ -56,6 +56,7 @@ void report_free(Report *r)
     guestlog_stats_clear(&r->src_baseline);
     threadcpu_window_clear(&r->vcpu_baseline);
     threadcpu_window_clear(&r->vcpu_migration);
+    schedwindow_clear(&r->cpu_after_run);
     g_free(r->guest_detail);
     netresult_clear(&r->net);
     timeline_free(r->timeline);

@@ -13,6 +13,7 @@
 #include "options.h"
 #include "threadcpu.h"
 #include "faults.h"
+#include "schedtrace.h"
 #include "synctrace.h"
 #include "timeline.h"
 
@@ -92,6 +93,7 @@ typedef struct {
     gboolean have_net;
     NetResult net;
     FaultStats faults;       /* --trace-faults */
+    SchedWindow cpu_after_run; /* --trace-cpu */
     SyncStats syncs;         /* --trace-syncs */
 
     /* QMP events of both sides and the probe's marks, on the host clock */

@@ -454,13 +454,16 @@ typedef struct MigAccelCodecOps {
  *   false keeps precopy iterating until want_postcopy switches over.
  *   Migration thread, no BQL.
  * @postcopy_queue_bytes: (version 9) called when postcopy starts on a TCP
- *   main channel (and again on the new one after a recovery): the most
- *   bytes that channel may hold queued from then on, or 0 to leave the
- *   kernel's buffer autotuning alone.  A page the destination requests
- *   goes out behind whatever is queued there (unless postcopy-preempt
- *   gives it a channel of its own), so this bounds its wait.  The source
- *   keeps at most that much unsent (TCP_NOTSENT_LOWAT), the destination
- *   advertises at most that much (TCP_WINDOW_CLAMP).  Source: migration
+ *   main channel (and again on the new one after a recovery), on the
+ *   @source or the destination, with the kernel's round-trip estimate for
+ *   it in @rtt_us (0: unknown): the most bytes that channel may hold
+ *   queued from then on, or 0 to leave the kernel's buffer autotuning
+ *   alone.  A page the destination requests goes out behind whatever is
+ *   queued there (unless postcopy-preempt gives it a channel of its own),
+ *   so this bounds its wait.  The source keeps at most that much unsent
+ *   (TCP_NOTSENT_LOWAT: bytes in flight are not limited), the destination
+ *   advertises at most that much (TCP_WINDOW_CLAMP: this does limit what
+ *   is in flight, so it must cover the round trip).  Source: migration
  *   thread; destination: the thread loading the stream; the BQL may or
  *   may not be held.
  */
@@ -469,7 +472,8 @@ typedef struct MigAccelSwitchoverOps {
     bool (*want_postcopy)(void *opaque, uint64_t pending_bytes);
     bool (*precopy_may_complete)(void *opaque, uint64_t pending_bytes,
                                  uint64_t bytes_per_ms);
-    uint64_t (*postcopy_queue_bytes)(void *opaque);
+    uint64_t (*postcopy_queue_bytes)(void *opaque, bool source,
+                                     uint64_t rtt_us);
 } MigAccelSwitchoverOps;
 
 /**

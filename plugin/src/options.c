@@ -66,7 +66,9 @@ static const OptionSpec specs[MIGACCEL_OPT__MAX] = {
      * autotuning, which lets megabytes build up).  A page the guest faults
      * on goes out behind that queue unless postcopy-preempt gives it a
      * channel of its own: 256 KiB is 0.3-0.5 ms at what the destination
-     * places, where the autotuned queue measured 4-6 ms per fault.
+     * places, where the autotuned queue measured 4-6 ms per fault.  The
+     * destination's window, which also bounds what is in flight, gets as
+     * much per 100 us of round trip beyond 100 us: a long link stays busy.
      */
     [MIGACCEL_OPT_POSTCOPY_QUEUE_KB] = {
         { 0 }, 0, { 0 }, .number = true, .min = 0, .max = 1048576,

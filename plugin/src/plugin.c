@@ -233,11 +233,13 @@ static bool plugin_precopy_may_complete(void *opaque, uint64_t pending_bytes,
                                                     bytes_per_ms);
 }
 
-static uint64_t plugin_postcopy_queue_bytes(void *opaque)
+static uint64_t plugin_postcopy_queue_bytes(void *opaque, bool source,
+                                            uint64_t rtt_us)
 {
     MigAccelState *s = opaque;
 
-    return migaccel_switchover_postcopy_queue_bytes(&s->switchover);
+    return migaccel_switchover_postcopy_queue_bytes(&s->switchover, source,
+                                                    rtt_us);
 }
 
 static const MigAccelCodecOps plugin_codec = {

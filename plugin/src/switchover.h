@@ -65,6 +65,7 @@ typedef struct MigAccelSwitchover {
     /* How often QEMU bounded a postcopy channel's queue, and to what */
     _Atomic uint64_t postcopy_queue_bounds;
     _Atomic uint64_t postcopy_queue_bytes;
+    _Atomic uint64_t postcopy_queue_rtt_us;
 
     /*
      * Passes done before the switch; what the last one left dirty, and
@@ -100,11 +101,20 @@ void migaccel_switchover_set_precopy_downtime_max(MigAccelSwitchover *sw,
 void migaccel_switchover_set_max_passes(MigAccelSwitchover *sw,
                                         uint64_t passes);
 
+/* postcopy-queue-kb holds for round trips up to this; longer ones scale it */
+#define MIGACCEL_QUEUE_RTT_US 100
+
 /* postcopy-queue-kb, already checked */
 void migaccel_switchover_set_queue_kb(MigAccelSwitchover *sw, uint64_t kb);
 
-/* QEMU starts postcopy on a TCP channel: the bytes it may queue, 0: any */
-uint64_t migaccel_switchover_postcopy_queue_bytes(MigAccelSwitchover *sw);
+/*
+ * QEMU starts postcopy on a TCP channel whose round trip is @rtt_us (0:
+ * unknown), as the @source or the destination: the bytes it may queue,
+ * 0: any
+ */
+uint64_t migaccel_switchover_postcopy_queue_bytes(MigAccelSwitchover *sw,
+                                                  bool source,
+                                                  uint64_t rtt_us);
 
 /* @value is "precopy" or "bitmap"; returns 0 or -EINVAL */
 int migaccel_switchover_set_mode(MigAccelSwitchover *sw, const char *value,

@@ -601,7 +601,8 @@ facts += (f" precopy_passes={s['precopy_passes']} left={s['precopy_pass_left_byt
 # postcopy-queue-kb: once postcopy ran on the TCP main channel, both sides
 # bounded its queue (and after a recovery, again on the new channel)
 if s["postcopy_queue_kb"] and report["migration"]["postcopy_started_at_s"] is not None:
-    facts += f" postcopy_queue_bounds={s['postcopy_queue_bounds']}/{dst.get('postcopy_queue_bounds')}"
+    facts += (f" postcopy_queue_bounds={s['postcopy_queue_bounds']}/{dst.get('postcopy_queue_bounds')}"
+              f" queue_bytes={s['postcopy_queue_bytes']} rtt_us={s['postcopy_queue_rtt_us']}/{dst.get('postcopy_queue_rtt_us')}")
     if s["postcopy_queue_bounds"] < 1:
         errors.append("postcopy ran on a TCP channel, but the source did not bound its queue")
     if "postcopy_queue_bounds" in dst and dst["postcopy_queue_bounds"] < 1:

@@ -14,7 +14,8 @@
 #            source switches to postcopy, the timeline has the destination's
 #            start, its first announce and the guest's first frame, and the
 #            destination's fault trace (--trace-faults) the pages the guest
-#            waited on, every one of them served
+#            waited on, every one of them served; the CPU trace
+#            (--trace-cpu) what each side's threads ran after it started
 #   cancel   migrate_cancel mid-way, no retry: the guest stays on the
 #            source, no ping lost, the TCP connection survives, its MAC
 #            never moves
@@ -46,7 +47,7 @@ args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
 case "$scenario" in
 migrate) ;;
 bitmap) args+=(--accel-prop switchover=bitmap --capability postcopy-ram=on
-               --capability postcopy-preempt=on --trace-faults) ;;
+               --capability postcopy-preempt=on --trace-faults --trace-cpu) ;;
 cancel) args+=(--scenario cancel --after 1.0 --scenario-bandwidth 100M --no-retry) ;;
 *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
@@ -97,6 +98,14 @@ if [ "$scenario" != cancel ]; then
             "r['faults'] is not None and r['faults']['requests'] >= 1 and r['faults']['resolved'] == r['faults']['requests']" True
         expect_value "timeline: the first fault's page arrived after the fault" \
             "$(mark "dst first fault served") >= $(mark "dst first page fault")" True
+        # both QEMUs sampled across the destination's first 100 ms: its
+        # two vCPU threads are there, and the source's migration thread
+        expect_value "CPU trace: the destination's 2 vCPUs in the window after it ran" \
+            "r['cpu_after_run'] is not None and sum(t['side'] == 'dst' and t['name'].startswith('CPU ') for t in r['cpu_after_run']['threads'])" 2
+        expect_value "CPU trace: the destination's vCPUs ran in that window" \
+            "sum(t['ran_ms'] for t in r['cpu_after_run']['threads'] if t['side'] == 'dst' and t['name'].startswith('CPU ')) > 0" True
+        expect_value "CPU trace: the source's threads are there too" \
+            "any(t['side'] == 'src' for t in r['cpu_after_run']['threads'])" True
         echo "measured: $(json_get "r['faults']['window_requests']") faults in the first 100 ms," \
             "$(json_get "r['faults']['requests']") in all, served in $(json_get "r['faults']['latency_median_ms']") ms median"
     fi

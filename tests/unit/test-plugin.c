@@ -1156,17 +1156,30 @@ static void test_switchover_bitmap(void)
 
     /*
      * postcopy-queue-kb: what QEMU may let queue on a postcopy channel,
-     * 256 KiB by default, 0 leaving the kernel's autotuning; each bound
-     * QEMU asks for is counted
+     * 256 KiB by default; the destination's window gets as much per 100 us
+     * of round trip beyond 100 us, the source's unsent bytes never more.
+     * 0 leaves the kernel's autotuning.  Each bound is counted.
      */
     g_assert_nonnull(sw->postcopy_queue_bytes);
-    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque), ==, 256 * 1024);
-    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 1);
-    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bytes"), ==, 256 * 1024);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, false, 0), ==,
+                     256 * 1024);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, false, 100), ==,
+                     256 * 1024);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, true, 10000), ==,
+                     256 * 1024);
+    /* a 10 ms link: the window 100 times as much, or the push runs dry */
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, false, 10000),
+                     ==, 100 * 256 * 1024);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, false, 150), ==,
+                     384 * 1024);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 5);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bytes"), ==, 384 * 1024);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_rtt_us"), ==, 150);
     g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
                                       "0", &msg), ==, 0);
-    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque), ==, 0);
-    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 1);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, false, 10000),
+                     ==, 0);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 5);
     g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
                                       "1048577", &msg), ==, -EINVAL);
     g_assert_cmpstr(msg, ==, "invalid value '1048577' for postcopy-queue-kb "
@@ -1175,8 +1188,9 @@ static void test_switchover_bitmap(void)
     msg = NULL;
     g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
                                       "64", &msg), ==, 0);
-    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque), ==, 64 * 1024);
-    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 2);
+    g_assert_cmpuint(sw->postcopy_queue_bytes(plugin.opaque, true, 30), ==,
+                     64 * 1024);
+    g_assert_cmpuint(stat_now(&plugin, "postcopy_queue_bounds"), ==, 6);
     g_assert_cmpint(plugin.set_option(plugin.opaque, "postcopy-queue-kb",
                                       "256", &msg), ==, 0);
 
