@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* About 25 MB: a long migration keeps its first minutes, which hold the switch */
+/*
+ * 32 MB, some minutes of two QEMUs: a longer migration's later
+ * windows are then reported as not covered, never from stale samples
+ */
 #define MAX_SAMPLES (1u << 20)
 
 typedef struct {
@@ -114,6 +117,11 @@ static gpointer sampler(gpointer opaque)
             }
         }
         g_mutex_lock(&t->lock);
+        if (t->samples->len >= MAX_SAMPLES) {
+            /* full: this round is incomplete, so it is not one */
+            g_mutex_unlock(&t->lock);
+            break;
+        }
         if (!t->first_round_us) {
             t->first_round_us = now;
         }
@@ -135,6 +143,16 @@ SchedTrace *schedtrace_start(GPid src_pid, GPid dst_pid)
     t->names = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     t->thread = g_thread_new("schedtrace", sampler, t);
     return t;
+}
+
+gint64 schedtrace_last_round_us(SchedTrace *t)
+{
+    gint64 us;
+
+    g_mutex_lock(&t->lock);
+    us = t->last_round_us;
+    g_mutex_unlock(&t->lock);
+    return us;
 }
 
 void schedtrace_free(SchedTrace *t)
@@ -167,7 +185,7 @@ static gint use_cmp(gconstpointer a, gconstpointer b)
 }
 
 typedef struct {
-    gboolean have_start, have_end;
+    gboolean have_start, end_after;
     Sample start, end;
 } Span;
 
@@ -190,9 +208,6 @@ void schedtrace_window(SchedTrace *t, gint64 from_real_us, gint64 to_real_us, Sc
         gpointer k = GINT_TO_POINTER(s->side << 24 | s->tid);
         Span *sp;
 
-        if (s->real_us > to_real_us) {
-            break;
-        }
         sp = g_hash_table_lookup(spans, k);
         if (!sp) {
             sp = g_new0(Span, 1);
@@ -202,8 +217,11 @@ void schedtrace_window(SchedTrace *t, gint64 from_real_us, gint64 to_real_us, Sc
             sp->start = *s;
             sp->have_start = TRUE;
         }
-        sp->end = *s;
-        sp->have_end = TRUE;
+        /* the first sample at or after the window's end, else the last one */
+        if (!sp->end_after) {
+            sp->end = *s;
+            sp->end_after = s->real_us >= to_real_us;
+        }
     }
     w->threads = g_array_new(FALSE, TRUE, sizeof(SchedUse));
     g_array_set_clear_func(w->threads, use_clear);

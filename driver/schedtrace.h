@@ -31,6 +31,8 @@ typedef struct {
 
 /* Starts sampling @src_pid and @dst_pid (either may be 0) */
 SchedTrace *schedtrace_start(GPid src_pid, GPid dst_pid);
+/* CLOCK_REALTIME of the last complete sampling round, 0 before the first */
+gint64 schedtrace_last_round_us(SchedTrace *t);
 /* Stops sampling and frees everything */
 void schedtrace_free(SchedTrace *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SchedTrace, schedtrace_free)

@@ -36,6 +36,14 @@ static gpointer spin(gpointer unused)
     return NULL;
 }
 
+/* Until the sampler has completed a round that began after @after_us */
+static void wait_round_after(SchedTrace *t, gint64 after_us)
+{
+    while (schedtrace_last_round_us(t) <= after_us) {
+        g_usleep(1000);
+    }
+}
+
 static void test_window(void)
 {
     GThread *spinner = g_thread_new("spin", spin, NULL);
@@ -48,11 +56,12 @@ static void test_window(void)
     /* the spinner names itself before the sampler first looks */
     g_usleep(20 * 1000);
     t = schedtrace_start(0, getpid());
-    g_usleep(4 * SCHEDTRACE_INTERVAL_MS * 1000);
+    /* By rounds, not by time: valgrind or a busy machine slows the sampler */
+    wait_round_after(t, 0);
     from = g_get_real_time();
     g_usleep(4 * SCHEDTRACE_INTERVAL_MS * 1000);
     to = g_get_real_time();
-    g_usleep(4 * SCHEDTRACE_INTERVAL_MS * 1000);
+    wait_round_after(t, to);
 
     /* before sampling began: no window */
     schedtrace_window(t, from - 60 * G_USEC_PER_SEC, to, &w);
