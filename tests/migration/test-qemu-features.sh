@@ -9,7 +9,8 @@
 #   multifd           pages go through multifd channels; 10.0 refuses
 #                     postcopy with multifd, so switchover=bitmap steps aside
 #   postcopy-preempt  bitmap switchover with urgent pages on a second
-#                     channel, sent from the return path thread
+#                     channel, sent from the return path thread, and the
+#                     background push limited by max-postcopy-bandwidth
 #   switchover-ack    bitmap switchover gated by the destination's ack
 #   auto-converge     precopy long enough for auto-converge's timer to run
 #                     syncs from the main loop: loose syncs from two threads
@@ -87,8 +88,10 @@ multifd)
         switchover_mode=precopy switchover_fallbacks'>='1
     ;;
 postcopy-preempt)
+    # A postcopy bandwidth limit idles the main channel between its
+    # windows: requests must still reach the source (patch 0017)
     run_driver --capability postcopy-ram=on --capability postcopy-preempt=on \
-        --max-bandwidth 200M
+        --max-bandwidth 200M --param max-postcopy-bandwidth=100000000
     check_stats "$TEST_TMP/report.json" trace_loose_syncs'>'0 switchover_mode=bitmap \
         discard_format=compressed peer_state=migaccel stream_bytes'>'0
     ;;
