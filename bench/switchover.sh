@@ -26,7 +26,10 @@
 #
 #   bench/switchover.sh [--series 7.2|10.0] [--runs N] [--hot "64 256 ..."]
 #                       [--arms A,B,...] [--mem SIZE] [--guest-args "mig.mbps=R ..."]
-#                       [--out DIR] [-- DRIVER_ARGS]
+#                       [--guest linux|pingblock] [--out DIR] [-- DRIVER_ARGS]
+# --guest pingblock: the bare-metal guest (guest/pingblock), whose own
+# restart costs nearly nothing, instead of the Linux one: the gap it shows
+# is the migration's.
 # DRIVER_ARGS go to every run, e.g. -- --trace-cpu (where the host's CPU
 # went in the first 100 ms after the destination ran: its own table).
 # Defaults: 10.0, 5 runs, hot sets 64 256 1024 2048 MiB, arms
@@ -39,7 +42,7 @@ cd "$top"
 . bench/lib.sh
 cmdline=$(printf '%q ' "$0" "$@")
 series=10.0 runs=5 hots="64 256 1024 2048" arms=stock,stock-preempt,bitmap,bitmap-preempt
-mem=4G out= guest_args=
+mem=4G out= guest_args= guest=linux
 extra_driver=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --guest-args) guest_args=$2; shift 2 ;;
+    --guest) guest=$2; shift 2 ;;
     --) shift; extra_driver=("$@"); break ;;
     *) echo "usage: $0 [--series 7.2|10.0] [--runs N] [--hot \"MIB ...\"] [--arms A,B]" \
             "[--mem SIZE] [--guest-args \"mig.mbps=R ...\"] [--out DIR] [-- DRIVER_ARGS]" >&2
@@ -116,10 +120,15 @@ for i in $(seq 1 "$runs"); do
             # a fresh network per run: no forwarding entry survives from the last
             scripts/testnet.sh down "$net"
             read -r host_ns client_ns < <(scripts/testnet.sh up "$net")
+            if [ "$guest" = pingblock ]; then
+                guest_opts=(--kernel build/guest/pingblock.elf
+                            --append "mig.hot_mb=$hot${guest_args:+ $guest_args}")
+            else
+                guest_opts=(--kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz
+                            --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=$hot${guest_args:+ $guest_args}")
+            fi
             bench_run "$arm-$hot-$i" ip netns exec "$host_ns" build/driver/migaccel-migrate "${args[@]}" \
-                --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
-                --accel tcg --smp 2 --mem "$mem" --downtime-limit 300 \
-                --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=$hot${guest_args:+ $guest_args}" \
+                "${guest_opts[@]}" --accel tcg --smp 2 --mem "$mem" --downtime-limit 300 \
                 --net-guest-ip 10.213.1.2/24 --net-src-tap tap-src --net-dst-tap tap-dst \
                 --net-client-netns "$client_ns" --trace-faults --migrate-timeout 300 \
                 "${extra_driver[@]}"

@@ -188,6 +188,21 @@ if ! fresh bootblock "$key" "$out/bootblock.img"; then
     stamp bootblock "$key"
 fi
 
+# --- pingblock: a bare-metal multiboot guest that answers ping and TCP echo
+key="$(hash_of "$src/pingblock/pingblock.c" "$src/pingblock/pingblock.ld") $(gcc --version | head -1)"
+if ! fresh pingblock "$key" "$out/pingblock.elf"; then
+    say "building pingblock"
+    gcc -m32 -march=i686 -O2 -std=gnu11 -Wall -Wextra -Werror -ffreestanding \
+        -fno-pic -fno-pie -fno-stack-protector -fno-tree-loop-distribute-patterns \
+        -mno-sse -mno-mmx -nostdlib -static -no-pie -Wl,-m,elf_i386 \
+        -Wl,-T,"$src/pingblock/pingblock.ld" -Wl,--build-id=none -Wl,-z,max-page-size=0x1000 \
+        -o "$out/pingblock.elf.tmp" "$src/pingblock/pingblock.c"
+    [ "$(od -An -tx4 -j 4096 -N 4 "$out/pingblock.elf.tmp" | tr -d ' ')" = 1badb002 ] ||
+        die "pingblock.elf has no multiboot header where QEMU looks"
+    mv "$out/pingblock.elf.tmp" "$out/pingblock.elf"
+    stamp pingblock "$key"
+fi
+
 # --- VERSION: rewritten only when it changes, so its mtime means something.
 cat >"$out/VERSION.tmp" <<EOF
 kernel_package=$kpkg

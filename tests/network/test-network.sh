@@ -16,6 +16,9 @@
 #            destination's fault trace (--trace-faults) the pages the guest
 #            waited on, every one of them served; the CPU trace
 #            (--trace-cpu) what each side's threads ran after it started
+#   pingblock  as bitmap, with the bare-metal guest (guest/pingblock)
+#            instead of Linux: ping, TCP echo, the timeline and its own
+#            pattern check work with it too
 #   cancel   migrate_cancel mid-way, no retry: the guest stays on the
 #            source, no ping lost, the TCP connection survives, its MAC
 #            never moves
@@ -28,6 +31,7 @@ require_file "$PLUGIN" "build the plugin (meson compile -C build)"
 require_file "$DRIVER" "build the driver (meson compile -C build)"
 require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
 require_file "$GUEST_DIR/modules/virtio_net.ko" "run scripts/build-guest.sh"
+require_file "$GUEST_DIR/pingblock.elf" "run scripts/build-guest.sh"
 
 testnet=$MIGACCEL_SRC/scripts/testnet.sh
 if ! why=$("$testnet" check); then
@@ -44,10 +48,19 @@ args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
       --net-client-netns "$client_ns" --net-guest-ip 10.213.1.2/24
       --net-src-tap tap-src --net-dst-tap tap-dst
       --json "$TEST_TMP/report.json")
+if [ "$scenario" = pingblock ]; then
+    args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
+          --kernel "$GUEST_DIR/pingblock.elf" --append "mig.hot_mb=256"
+          --accel tcg --smp 2 --mem 2G
+          --net-client-netns "$client_ns" --net-guest-ip 10.213.1.2/24
+          --net-src-tap tap-src --net-dst-tap tap-dst
+          --json "$TEST_TMP/report.json")
+fi
 case "$scenario" in
 migrate) ;;
-bitmap) args+=(--accel-prop switchover=bitmap --capability postcopy-ram=on
-               --capability postcopy-preempt=on --trace-faults --trace-cpu) ;;
+bitmap|pingblock)
+    args+=(--accel-prop switchover=bitmap --capability postcopy-ram=on
+           --capability postcopy-preempt=on --trace-faults --trace-cpu) ;;
 cancel) args+=(--scenario cancel --after 1.0 --scenario-bandwidth 100M --no-retry) ;;
 *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
@@ -91,7 +104,7 @@ if [ "$scenario" != cancel ]; then
     done
     expect_value "timeline: the guest's first frame after the destination ran" \
         "$(mark "net first guest frame") >= $(mark "dst RESUME")" True
-    if [ "$scenario" = bitmap ]; then
+    if [ "$scenario" = bitmap ] || [ "$scenario" = pingblock ]; then
         expect_value "the source switched to postcopy" \
             "any(e['side'] == 'src' and e['event'] == 'MIGRATION postcopy-active' for e in r['timeline']['events'])" True
         expect_value "fault trace: the guest waited on pages, each one served" \
