@@ -33,9 +33,12 @@
 /* Pings sent this close to the end may still be in flight: not counted. */
 #define LOSS_GRACE_US      (1 * G_USEC_PER_SEC)
 
-/* Where the switchover gap may end, around the bridge's relearning (which
- * is sampled every interval). */
-#define SWITCHOVER_BEFORE_US (100 * 1000)
+/* Where the switchover gap may end, around the bridge's relearning: the
+ * destination's first reply cannot precede the move, which is sampled every
+ * interval (10 ms), so a little before it.  No earlier: a gap the source's
+ * guest had before it stopped (its dirty-bitmap sync holding the big lock)
+ * is not the switchover's. */
+#define SWITCHOVER_BEFORE_US (30 * 1000)
 #define SWITCHOVER_AFTER_US  (1000 * 1000)
 
 enum { TCP_NOT_TRIED, TCP_CONNECTED, TCP_FAILED };

@@ -10,8 +10,8 @@
  * Loaded with -kernel as a multiboot ELF (32-bit protected mode, no
  * paging).  It drives a legacy virtio-net device by polling, answers ARP,
  * ICMP echo and a TCP echo service on port 7 (the driver's network
- * probe), and rewrites one word of every page of a hot set, checking the
- * previous pass's pattern first.  Serial lines follow the Linux workload's
+ * probe), and rewrites every page of a hot set, checking the previous
+ * pass's pattern first.  Serial lines follow the Linux workload's
  * protocol: "mig: READY", "mig: sec=N errors=E", "mig: CORRUPT ...".
  *
  * Command line: mig.hot_mb=N (default 64), mig.ip=A.B.C.D[/P].
@@ -706,7 +706,8 @@ void pb_main(uint32_t magic, uint32_t mbi)
             volatile uint32_t *w = (volatile uint32_t *)(HOT_BASE +
                                                          p * PAGE_SIZE);
 
-            if (pass && (w[0] != pass - 1 || w[1] != (p ^ 0x6d696700u))) {
+            if (pass && (w[0] != pass - 1 || w[1] != (p ^ 0x6d696700u) ||
+                         w[PAGE_SIZE / 4 - 1] != pass - 1)) {
                 if (errors++ < 10) {
                     put_str("mig: CORRUPT page=");
                     put_u32(p);
@@ -717,9 +718,13 @@ void pb_main(uint32_t magic, uint32_t mbi)
                     put_str("\n");
                 }
             }
+            /* The whole page, as the Linux workload does */
+            for (uint32_t i = 2; i < PAGE_SIZE / 4; i++) {
+                w[i] = pass;
+            }
             w[1] = p ^ 0x6d696700u;
             w[0] = pass;
-            if ((p & 31) == 0) {
+            if ((p & 7) == 0) {
                 net_poll();
                 if (rdtsc() >= next_sec) {
                     next_sec += ticks_per_sec;
