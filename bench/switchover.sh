@@ -56,17 +56,20 @@ while [ $# -gt 0 ]; do
     --guest) guest=$2; shift 2 ;;
     --) shift; extra_driver=("$@"); break ;;
     *) echo "usage: $0 [--series 7.2|10.0] [--runs N] [--hot \"MIB ...\"] [--arms A,B]" \
-            "[--mem SIZE] [--guest-args \"mig.mbps=R ...\"] [--out DIR] [-- DRIVER_ARGS]" >&2
+            "[--mem SIZE] [--guest-args \"mig.mbps=R ...\"] [--guest linux|pingblock]" \
+            "[--out DIR] [-- DRIVER_ARGS]" >&2
        exit 2 ;;
     esac
 done
 case $series in 7.2|10.0) ;; *) echo "bench: --series is 7.2 or 10.0" >&2; exit 2 ;; esac
+case $guest in linux|pingblock) ;; *) echo "bench: --guest is linux or pingblock" >&2; exit 2 ;; esac
 patched=build/qemu-$series/qemu-system-x86_64
 stock=build/qemu-$series-stock/qemu-system-x86_64
 plugin=build/plugin/libmigaccel.so
 IFS=, read -r -a arm_list <<<"$arms"
 need=(build/driver/migaccel-migrate build/guest/vmlinuz build/guest/initramfs.cpio.gz
       build/guest/modules/virtio_net.ko)
+[ "$guest" = linux ] || need+=(build/guest/pingblock.elf)
 for arm in "${arm_list[@]}"; do
     case ${arm%%+*} in
     stock|stock-preempt)
