@@ -19,6 +19,12 @@
 #   pingblock  as bitmap, with the bare-metal guest (guest/pingblock)
 #            instead of Linux: ping, TCP echo, the timeline and its own
 #            pattern check work with it too
+#   pingblock-zero-threshold  as pingblock, 64 MiB hot set, with
+#            downtime-limit 0: QEMU's completion threshold stays 0, as it
+#            is in every migration until it has measured the bandwidth
+#            (100 ms). The migration must still switch over with the
+#            bitmap, not complete by precopy on an estimate of nothing
+#            left without counting what the guest dirtied (a 30-90 ms stop)
 #   cancel   migrate_cancel mid-way, no retry: the guest stays on the
 #            source, no ping lost, the TCP connection survives, its MAC
 #            never moves
@@ -48,9 +54,11 @@ args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
       --net-client-netns "$client_ns" --net-guest-ip 10.213.1.2/24
       --net-src-tap tap-src --net-dst-tap tap-dst
       --json "$TEST_TMP/report.json")
-if [ "$scenario" = pingblock ]; then
+if [ "${scenario%-zero-threshold}" = pingblock ]; then
+    hot_mb=256
+    [ "$scenario" = pingblock ] || hot_mb=64
     args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
-          --kernel "$GUEST_DIR/pingblock.elf" --append "mig.hot_mb=256"
+          --kernel "$GUEST_DIR/pingblock.elf" --append "mig.hot_mb=$hot_mb"
           --accel tcg --smp 2 --mem 2G
           --net-client-netns "$client_ns" --net-guest-ip 10.213.1.2/24
           --net-src-tap tap-src --net-dst-tap tap-dst
@@ -58,9 +66,10 @@ if [ "$scenario" = pingblock ]; then
 fi
 case "$scenario" in
 migrate) ;;
-bitmap|pingblock)
+bitmap|pingblock|pingblock-zero-threshold)
     args+=(--accel-prop switchover=bitmap --capability postcopy-ram=on
-           --capability postcopy-preempt=on --trace-faults --trace-cpu) ;;
+           --capability postcopy-preempt=on --trace-faults --trace-cpu)
+    [ "$scenario" != pingblock-zero-threshold ] || args+=(--downtime-limit 0) ;;
 cancel) args+=(--scenario cancel --after 1.0 --scenario-bandwidth 100M --no-retry) ;;
 *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
@@ -104,9 +113,11 @@ if [ "$scenario" != cancel ]; then
     done
     expect_value "timeline: the guest's first frame after the destination ran" \
         "$(mark "net first guest frame") >= $(mark "dst RESUME")" True
-    if [ "$scenario" = bitmap ] || [ "$scenario" = pingblock ]; then
+    if [ "$scenario" != migrate ]; then
         expect_value "the source switched to postcopy" \
             "any(e['side'] == 'src' and e['event'] == 'MIGRATION postcopy-active' for e in r['timeline']['events'])" True
+        expect_value "the stats say the bitmap switchover" \
+            "r['accel_stats']['src']['switchover_mode']" bitmap
         expect_value "fault trace: the guest waited on pages, each one served" \
             "r['faults'] is not None and r['faults']['requests'] >= 1 and r['faults']['resolved'] == r['faults']['requests']" True
         expect_value "timeline: the first fault's page arrived after the fault" \
