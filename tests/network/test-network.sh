@@ -47,23 +47,17 @@ net=mat$$
 trap '"$testnet" down "$net"; rm -rf "$TEST_TMP"' EXIT
 read -r host_ns client_ns < <("$testnet" up "$net")
 
-args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
-      --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
+guest=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
+       --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=256")
+case "$scenario" in
+pingblock) guest=(--kernel "$GUEST_DIR/pingblock.elf" --append "mig.hot_mb=256") ;;
+pingblock-zero-threshold) guest=(--kernel "$GUEST_DIR/pingblock.elf" --append "mig.hot_mb=64") ;;
+esac
+args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run" "${guest[@]}"
       --accel tcg --smp 2 --mem 2G
-      --append "console=ttyS0 quiet mig.threads=2 mig.hot_mb=256"
       --net-client-netns "$client_ns" --net-guest-ip 10.213.1.2/24
       --net-src-tap tap-src --net-dst-tap tap-dst
       --json "$TEST_TMP/report.json")
-if [ "${scenario%-zero-threshold}" = pingblock ]; then
-    hot_mb=256
-    [ "$scenario" = pingblock ] || hot_mb=64
-    args=(--qemu "$QEMU" --plugin "$PLUGIN" --run-dir "$TEST_TMP/run"
-          --kernel "$GUEST_DIR/pingblock.elf" --append "mig.hot_mb=$hot_mb"
-          --accel tcg --smp 2 --mem 2G
-          --net-client-netns "$client_ns" --net-guest-ip 10.213.1.2/24
-          --net-src-tap tap-src --net-dst-tap tap-dst
-          --json "$TEST_TMP/report.json")
-fi
 case "$scenario" in
 migrate) ;;
 bitmap|pingblock|pingblock-zero-threshold)
