@@ -509,6 +509,13 @@ bool migaccel_switchover_precopy_may_complete(MigAccelSwitchover *sw,
 
     COUNTER_ADD(sw->precopy_completion_offers, 1);
     COUNTER_SET(sw->precopy_completion_expected_us, expected_us);
+    /*
+     * QEMU offers the completion right after a pass's sync, before it asks
+     * want_postcopy(): a completion ends the passes as a switch would.
+     */
+    if (sw->syncs >= 2 && !sw->postcopy_requested) {
+        COUNTER_SET(sw->precopy_passes, sw->syncs - 1);
+    }
     /* Declining is safe only while want_postcopy() will switch over */
     if (!sw->bitmap_in_force || expected_us <= max_us) {
         return true;

@@ -1089,6 +1089,15 @@ static void test_switchover_bitmap(void)
     sync_end(&plugin, 2);
     g_assert_true(sw->want_postcopy(plugin.opaque, 1 << 30));
     g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 1);
+    /* QEMU offers the completion after a pass's sync, before want_postcopy */
+    send_event(&plugin, MIGACCEL_EV_SRC_SETUP, MIGACCEL_BEGIN);
+    sync_end(&plugin, 1);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 1 << 30));
+    sync_end(&plugin, 2);
+    g_assert_false(sw->want_postcopy(plugin.opaque, 64 << 20));
+    sync_end(&plugin, 3);
+    g_assert_true(sw->precopy_may_complete(plugin.opaque, 0, 100 << 10));
+    g_assert_cmpuint(stat_now(&plugin, "precopy_passes"), ==, 2);
 
     /*
      * The default precopy-max-passes=8: a further pass only while the last
