@@ -12,9 +12,9 @@
  * (see xmc_writer()), and a stale result is reported as CORRUPT too.
  *
  * With mig.grow_mb=N one more thread first touches N MiB of new memory
- * after READY, at mig.grow_mbps MiB/s, then keeps checking it (see
- * grow_main()): a migration's first pass meets pages that become populated
- * while it runs.
+ * after READY, at mig.grow_mbps MiB/s, and another checks what it has
+ * grown (see grow_main()): a migration's first pass meets pages that
+ * become populated while it runs.
  *
  * Parameters come from /proc/cmdline (mig.threads=, mig.hot_mb=, mig.mbps=,
  * mig.selftest=, mig.xmc=, mig.grow_mb=, mig.grow_mbps=); the same tokens given as argv override them, which makes
@@ -386,11 +386,17 @@ static int start_xmc(void)
  * mig.grow_mb: memory first touched after READY.  The guest kernel hands
  * out pages it never used before, so on the host they become populated
  * while a migration may be in its first pass.  Each page gets its pattern
- * once (seq 1) and is then checked, round after round, never rewritten:
- * a page left out or restored from before its first touch reads as zeros.
+ * once (seq 1) and is never rewritten: a page left out or restored from
+ * before its first touch reads as zeros.  A thread of its own checks the
+ * pages grown so far every 2 s while they grow, then four times a second,
+ * so a migration that ends before growth does still has them checked on
+ * the destination (grow_checks counts the finished rounds); apart from
+ * the grower, so that its faults on pages still in flight in postcopy do
+ * not hold growth back.
  */
 #define GROW_THREAD 0xfffeu
-static _Atomic uint64_t grow_touched;
+static _Atomic uint64_t grow_touched, grow_checks;
+static uint64_t *grow_mem;
 
 static void report_grow_corrupt(uint64_t page, const uint64_t *w, long offset)
 {
@@ -400,31 +406,44 @@ static void report_grow_corrupt(uint64_t page, const uint64_t *w, long offset)
             GROW_THREAD, (unsigned long long)page, (unsigned long long)w[SEQ_WORD], offset);
 }
 
+static void *grow_check_main(void *arg)
+{
+    uint64_t pages = (uint64_t)(uintptr_t)arg;
+    for (;;) {
+        uint64_t grown = atomic_load(&grow_touched);
+        for (uint64_t p = 0; p < grown; p++) {
+            long bad = verify_page(grow_mem + p * PAGE_WORDS, GROW_THREAD, p, 1);
+            if (bad >= 0)
+                report_grow_corrupt(p, grow_mem + p * PAGE_WORDS, bad);
+        }
+        atomic_fetch_add(&grow_checks, 1);
+        sleep_until(now_ns() + (grown < pages ? 2 * NS_PER_SEC : NS_PER_SEC / 4));
+    }
+    return NULL;
+}
+
 static void *grow_main(void *arg)
 {
     (void)arg;
     uint64_t pages = (uint64_t)prm.grow_mb * (1024 * 1024 / PAGE_SIZE);
     uint64_t per_sec = (uint64_t)prm.grow_mbps * (1024 * 1024 / PAGE_SIZE);
-    uint64_t *mem = mmap(NULL, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) {
+    grow_mem = mmap(NULL, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (grow_mem == MAP_FAILED) {
         say("mig: ERROR mmap of %lu MiB to grow into failed: %s", prm.grow_mb, strerror(errno));
+        return NULL;
+    }
+    pthread_t checker;
+    if (pthread_create(&checker, NULL, grow_check_main, (void *)(uintptr_t)pages)) {
+        say("mig: ERROR pthread_create failed");
         return NULL;
     }
     uint64_t t0 = now_ns();
     for (uint64_t p = 0; p < pages; p++) {
-        fill_page(mem + p * PAGE_WORDS, GROW_THREAD, p, 1);
-        atomic_store_explicit(&grow_touched, p + 1, memory_order_relaxed);
+        fill_page(grow_mem + p * PAGE_WORDS, GROW_THREAD, p, 1);
+        atomic_store(&grow_touched, p + 1);
         if (per_sec && (p + 1) % 64 == 0)
             sleep_until(t0 + (p + 1) * (uint64_t)NS_PER_SEC / per_sec);
-    }
-    for (;;) {
-        for (uint64_t p = 0; p < pages; p++) {
-            long bad = verify_page(mem + p * PAGE_WORDS, GROW_THREAD, p, 1);
-            if (bad >= 0)
-                report_grow_corrupt(p, mem + p * PAGE_WORDS, bad);
-        }
-        sleep_until(now_ns() + NS_PER_SEC / 4);
     }
     return NULL;
 }
@@ -673,17 +692,18 @@ int main(int argc, char **argv)
         if (nworkers == 0) /* idle guest: report how late the main thread woke */
             snprintf(gaps, sizeof(gaps), "%llu", (unsigned long long)((now - prev_wake) / 1000));
 
+        char extra[64] = "";
+        size_t elen = 0;
         if (prm.xmc)
-            say("mig: sec=%llu writes=%llu gaps_us=%s errors=%llu xmc_rounds=%llu",
-                (unsigned long long)((now - t_ready) / NS_PER_SEC),
-                (unsigned long long)(writes - prev_writes), gaps,
-                (unsigned long long)atomic_load(&total_errors),
-                (unsigned long long)atomic_load(&xmc_rounds));
-        else
-            say("mig: sec=%llu writes=%llu gaps_us=%s errors=%llu",
-                (unsigned long long)((now - t_ready) / NS_PER_SEC),
-                (unsigned long long)(writes - prev_writes), gaps,
-                (unsigned long long)atomic_load(&total_errors));
+            elen += (size_t)snprintf(extra, sizeof(extra), " xmc_rounds=%llu",
+                                     (unsigned long long)atomic_load(&xmc_rounds));
+        if (prm.grow_mb && elen < sizeof(extra))
+            snprintf(extra + elen, sizeof(extra) - elen, " grow_checks=%llu",
+                     (unsigned long long)atomic_load(&grow_checks));
+        say("mig: sec=%llu writes=%llu gaps_us=%s errors=%llu%s",
+            (unsigned long long)((now - t_ready) / NS_PER_SEC),
+            (unsigned long long)(writes - prev_writes), gaps,
+            (unsigned long long)atomic_load(&total_errors), extra);
         prev_writes = writes;
         prev_wake = now;
         next += NS_PER_SEC;

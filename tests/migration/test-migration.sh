@@ -117,20 +117,25 @@ sparse|sparse-dst-runs)
     # READY; one more thread first-touches 1 GiB from READY on, at 64 MiB/s,
     # through the first pass (capped at 200 MB/s). The source leaves out
     # what its host never populated: a page first touched after the query
-    # must still arrive (the driver compares all memory). sparse-dst-runs:
-    # the destination runs from the switch on (postcopy-preempt on), so its
-    # guest touches pages the first pass left out, and the source must send
-    # them when asked (trace ram_requeue_unsent) instead of taking them for
-    # sent; the guest's own check (every grown page, four times a second)
-    # then stands for the memory comparison. Postcopy's own push is capped
-    # (max-postcopy-bandwidth, unlimited by default) so it lasts seconds,
-    # not half of one: a guest stalled on faults in a short postcopy may
-    # first-touch no fresh page before the last one arrives (seen in CI:
-    # 0 such requests in a 0.5 s postcopy, 17 in 2 s, 1451 in 1.4 s).
+    # must still arrive (the driver compares all memory).
+    # sparse-dst-runs: the destination runs from the switch on
+    # (postcopy-preempt on), so its guest touches pages the first pass left
+    # out, and the source must send them when asked (trace
+    # ram_requeue_unsent) instead of taking them for sent. The guest's own
+    # check of every grown page stands for the memory comparison: a round
+    # must run wholly on the destination (grow_checks; rounds start 2 s
+    # apart and take longer while pages fault in, hence 6 s of post-run).
+    # Growth is slower (32 MiB/s, 32 s) so it is still under way at the
+    # switch on a loaded machine, and postcopy's push is capped (max-postcopy-bandwidth,
+    # unlimited by default) so it lasts seconds: a guest stalled on faults
+    # in a short postcopy may first-touch no fresh page before the last one
+    # arrives (seen in CI: 0 such requests in a 0.5 s postcopy).
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
+    grow_mbps=64
+    [ "$scenario" = sparse ] || grow_mbps=32
     args=(--kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initramfs.cpio.gz"
           --accel tcg --smp 2 --mem 16G --capability postcopy-ram=on --max-bandwidth 200M
-          --append "$busy_append mig.grow_mb=1024 mig.grow_mbps=64"
+          --append "$busy_append mig.grow_mb=1024 mig.grow_mbps=$grow_mbps"
           --qemu-arg=-object --qemu-arg=memory-backend-ram,id=m0,size=16G,reserve=off
           --qemu-arg=-machine --qemu-arg=memory-backend=m0)
     if [ "$scenario" = sparse-dst-runs ]; then
@@ -140,7 +145,7 @@ sparse|sparse-dst-runs)
         done
         common=("${kept[@]}")
         args+=(--dst-runs --capability postcopy-preempt=on --param max-postcopy-bandwidth=104857600
-               --qemu-arg=-trace --qemu-arg=ram_requeue_unsent)
+               --qemu-arg=-trace --qemu-arg=ram_requeue_unsent --post-run 6)
     fi
     ;;
 hugetlbfs)
@@ -420,6 +425,14 @@ EOPY
             ok "the source sent $requeued left-out pages the running destination asked for"
         else
             not_ok "the destination ran into postcopy, but asked for no page the first pass left out"
+        fi
+        # a round that began on the destination: two more than the source's last
+        src_checks=$(sed -n 's/.*grow_checks=\([0-9]*\).*/\1/p' "$TEST_TMP/run/src-serial.log" | tail -1)
+        dst_checks=$(sed -n 's/.*grow_checks=\([0-9]*\).*/\1/p' "$TEST_TMP/run/dst-serial.log" | tail -1)
+        if [ -n "$src_checks" ] && [ "${dst_checks:-0}" -ge $((src_checks + 2)) ]; then
+            ok "the destination's guest checked every grown page (rounds: $src_checks on the source, $dst_checks at the end)"
+        else
+            not_ok "no full round of the guest's check of its grown pages ran on the destination (source ${src_checks:-none}, destination ${dst_checks:-none})"
         fi
     fi
     if [ "$scenario" = recv-corrupt ]; then
