@@ -117,9 +117,13 @@ if [ "$scenario" != cancel ]; then
         expect_value "timeline: the first fault's page arrived after the fault" \
             "$(mark "dst first fault served") >= $(mark "dst first page fault")" True
         # both QEMUs sampled across the destination's first 100 ms: its
-        # two vCPU threads are there, and the source's migration thread
-        expect_value "CPU trace: the destination's 2 vCPUs in the window after it ran" \
-            "r['cpu_after_run'] is not None and sum(t['side'] == 'dst' and t['name'].startswith('CPU ') for t in r['cpu_after_run']['threads'])" 2
+        # vCPU threads that ran are there (both with Linux; the bare-metal
+        # guest runs on one, the other only wakes once at the resume, which
+        # a sample may miss), and the source's migration thread
+        want_vcpus="== 2"
+        [ "${scenario#pingblock}" = "$scenario" ] || want_vcpus=">= 1"
+        expect_value "CPU trace: the destination's vCPU threads in the window after it ran ($want_vcpus)" \
+            "r['cpu_after_run'] is not None and sum(t['side'] == 'dst' and t['name'].startswith('CPU ') for t in r['cpu_after_run']['threads']) $want_vcpus" True
         expect_value "CPU trace: the destination's vCPUs ran in that window" \
             "sum(t['ran_ms'] for t in r['cpu_after_run']['threads'] if t['side'] == 'dst' and t['name'].startswith('CPU ')) > 0" True
         expect_value "CPU trace: the source's threads are there too" \
