@@ -126,10 +126,11 @@ sparse|sparse-dst-runs)
     # must run wholly on the destination (grow_checks; rounds start 2 s
     # apart and take longer while pages fault in, hence 6 s of post-run).
     # Growth is slower (32 MiB/s, 32 s) so it is still under way at the
-    # switch on a loaded machine, and postcopy's push is capped (max-postcopy-bandwidth,
-    # unlimited by default) so it lasts seconds: a guest stalled on faults
-    # in a short postcopy may first-touch no fresh page before the last one
-    # arrives (seen in CI: 0 such requests in a 0.5 s postcopy).
+    # switch on a loaded machine, and postcopy's push is capped
+    # (max-postcopy-bandwidth, unlimited by default) so it lasts seconds: a
+    # guest stalled on faults in a short postcopy may first-touch no fresh
+    # page before the last one arrives (seen in CI: 0 such requests in a
+    # 0.5 s postcopy).
     require_file "$GUEST_DIR/initramfs.cpio.gz" "run scripts/build-guest.sh"
     grow_mbps=64
     [ "$scenario" = sparse ] || grow_mbps=32
